@@ -1,0 +1,82 @@
+"""The broker port: publish and consume, independent of aio-pika.
+
+``AmqpBroker`` (broker/amqp.py) talks to RabbitMQ; ``MemoryBroker`` (broker/memory.py) runs
+in-process and still turns every message into bytes and back, so messages cross it exactly
+as they cross RabbitMQ. Acknowledgement is manual: a consumer acks after its effects are
+stored, and a message that is neither acked nor requeued when the consumer stops (or the
+connection drops) is delivered again with ``redelivered`` set."""
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+HeaderValue = str | int | bool
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A message to publish, with the AMQP properties leadgen sets on everything it sends."""
+
+    body: bytes
+    type: str
+    message_id: str
+    correlation_id: str | None = None
+    headers: Mapping[str, HeaderValue] = field(default_factory=dict)
+    timestamp: datetime | None = None
+    content_type: str = "application/json"
+    app_id: str = "leadgen"
+
+
+class Delivery(Protocol):
+    """A message received from a queue; the consumer must ack or requeue it."""
+
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def exchange(self) -> str: ...
+    @property
+    def routing_key(self) -> str: ...
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def correlation_id(self) -> str | None: ...
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def headers(self) -> Mapping[str, HeaderValue]: ...
+    @property
+    def redelivered(self) -> bool: ...
+
+    async def ack(self) -> None:
+        """Settle the message: its effects are stored."""
+
+    async def requeue(self) -> None:
+        """Give the message back to its queue, to be delivered again."""
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+class Broker(Protocol):
+    """Publish to exchanges and consume from queues of the leadgen topology."""
+
+    async def connect(self) -> None:
+        """Open the connection and declare the topology (topology.py), idempotently."""
+
+    async def close(self) -> None:
+        """Stop consuming and close; unsettled deliveries go back to their queues."""
+
+    async def publish(self, exchange: str, routing_key: str, message: Outbound) -> None:
+        """Publish persistently; returns once the broker has taken responsibility for it.
+
+        ``exchange=""`` is the default exchange: ``routing_key`` names a queue."""
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> None:
+        """Deliver messages of ``queue`` to ``handler``, at most ``prefetch`` unsettled at once."""
+
+    async def cancel_consumers(self) -> None:
+        """Stop taking new messages; deliveries in flight can still be settled."""
+
+    async def is_ready(self) -> bool:
+        """True while the connection is open and every consumer is attached."""

@@ -1,0 +1,34 @@
+"""The exception tree of leadgen: everything it raises on purpose derives from LeadgenError."""
+
+
+class LeadgenError(Exception):
+    """Raised when leadgen itself detects a failure; the root of every leadgen error."""
+
+
+class BillingError(LeadgenError):
+    """Raised when a job runs out of credits and has been paused for an upgrade."""
+
+
+class DecodeError(LeadgenError):
+    """Raised when a message body cannot be decoded into its model; keeps the raw body."""
+
+    def __init__(self, reason: str, body: bytes) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.body = body
+
+
+class ConfigurationError(LeadgenError):
+    """Raised when a setting or a provider name cannot be used."""
+
+
+class ProviderError(LeadgenError):
+    """Raised when a lead source or an auditor fails for a reason of its own."""
+
+
+class StoreUnavailable(LeadgenError):
+    """Raised when the store cannot be reached; the message is retried, not dead-lettered."""
+
+
+class BrokerUnavailable(LeadgenError):
+    """Raised when the broker cannot be reached or refuses a publish."""

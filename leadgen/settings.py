@@ -1,0 +1,29 @@
+"""Configuration of leadgen, read from ``LEADGEN_*`` environment variables or given explicitly."""
+
+import sys
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_log_format() -> Literal["json", "console"]:
+    return "console" if sys.stdout.isatty() else "json"
+
+
+class Settings(BaseSettings):
+    """Every setting of contract section 1, plus the tuning knobs of the worker."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADGEN_", frozen=True, extra="ignore")
+
+    amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    mongodb_url: str = "mongodb://localhost:27017"
+    mongodb_db: str = "leadgen"
+    log_format: Literal["json", "console"] = Field(default_factory=_default_log_format)
+    log_level: str = "info"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    lead_source: str = "offline"
+    auditor: str = "offline"
+    prefetch: int = Field(default=16, ge=1, le=1000)
+    audit_concurrency: int = Field(default=4, ge=1, le=100)
+    max_attempts: int = Field(default=5, ge=1, le=100)

@@ -1,0 +1,116 @@
+"""The store port: what actors need from persistence, independent of MongoDB.
+
+Two implementations keep the same contract: ``MongoStore`` (store/mongo.py) and
+``MemoryStore`` (store/memory.py). Every update of a job is one atomic, guarded write:
+the ``Guard`` says what must still be true, and the write happens only if it is."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from leadgen.store.models import Job, Lead, LedgerEntry, Movement
+
+
+@dataclass(frozen=True)
+class Guard:
+    """Conditions a job must meet for an update to apply; ``None`` means "any"."""
+
+    workflow_id: str | None = None
+    statuses: tuple[str, ...] | None = None
+    version: int | None = None
+    run_ended: bool | None = None
+    customer_id: str | None = None
+    without_command: str | None = None  # this command id is not yet in ``command_ids``
+
+    def admits(self, job: Job) -> bool:
+        """True when ``job`` meets every condition (the reference semantics of the guard)."""
+        return (
+            (self.workflow_id is None or job.workflow_id == self.workflow_id)
+            and (self.statuses is None or job.status in self.statuses)
+            and (self.version is None or job.version == self.version)
+            and (self.run_ended is None or job.run_ended == self.run_ended)
+            and (self.customer_id is None or job.customer_id == self.customer_id)
+            and (self.without_command is None or self.without_command not in job.command_ids)
+        )
+
+
+class Store(Protocol):
+    """Jobs, leads and credits. Every method is safe to call again with the same arguments."""
+
+    async def open(self) -> None:
+        """Connect and create indexes (idempotently)."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    async def ping(self) -> bool:
+        """True when the backing database answers."""
+
+    # -- jobs ---------------------------------------------------------------------------
+    async def insert_job(self, job: Job) -> bool:
+        """Insert ``job``; False (and nothing changes) when its ``_id`` already exists."""
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job, or None."""
+
+    async def update_job(
+        self,
+        job_id: str,
+        guard: Guard,
+        fields: Mapping[str, Any],
+        *,
+        inc_runs: bool = False,
+        add_command: str | None = None,
+    ) -> Job | None:
+        """Set top-level ``fields`` if ``guard`` admits the job; return the job after, or None.
+
+        Every applied update also bumps ``version`` and sets ``updated_at``. Values are
+        plain (``model_dump()`` output); ``add_command`` appends to ``command_ids``."""
+
+    async def paused_jobs(self, customer_id: str, feature_id: str) -> list[Job]:
+        """The customer's jobs paused for lack of credits of ``feature_id``, oldest first."""
+
+    # -- leads --------------------------------------------------------------------------
+    async def add_leads(self, leads: Sequence[Lead]) -> None:
+        """Insert leads that are not stored yet (by ``job_id`` and ``lead_id``); keep the rest."""
+
+    async def leads(self, job_id: str, *, include_duplicates: bool = False) -> list[Lead]:
+        """The job's leads ordered by ``source_rank`` then ``lead_id``."""
+
+    async def update_leads(self, job_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set fields on several leads: ``changes[lead_id]`` holds the fields of one lead."""
+
+    async def record_audit(
+        self,
+        job_id: str,
+        lead_id: str,
+        *,
+        dossier: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Store the dossier or the error of a lead that has neither yet; False otherwise."""
+
+    # -- credits ------------------------------------------------------------------------
+    async def move_credits(
+        self,
+        customer_id: str,
+        feature_id: str,
+        delta: int,
+        key: str,
+        *,
+        job_id: str | None = None,
+        lead_id: str | None = None,
+    ) -> Movement:
+        """Add ``delta`` to a balance at most once per ``key``, never below zero.
+
+        A negative ``delta`` larger than the balance moves nothing (``applied`` and
+        ``already`` both False). Safe under concurrency and after a crash at any point."""
+
+    async def balances(self, customer_id: str) -> dict[str, int]:
+        """The customer's balances by feature; empty for an unknown customer."""
+
+    async def has_movement(self, key: str) -> bool:
+        """True when a movement with ``key`` was applied."""
+
+    async def ledger(self, job_id: str) -> list[LedgerEntry]:
+        """Every credit movement recorded for a job, oldest first."""
