@@ -32,3 +32,9 @@ class StoreUnavailable(LeadgenError):
 
 class BrokerUnavailable(LeadgenError):
     """Raised when the broker cannot be reached or refuses a publish."""
+
+
+class Superseded(LeadgenError):
+    """Raised when a message belongs to a run that is no longer current; it is acked as done.
+
+    Control flow, not a failure (invariant 4: a superseded run never changes the job)."""

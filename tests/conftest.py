@@ -7,6 +7,7 @@ import pytest
 import structlog
 
 from leadgen.log import configure_logging
+from tests.e2e_fixtures import Backends, make_backends
 from tests.services import database_name, mongodb_server, rabbitmq_vhost
 
 if TYPE_CHECKING:
@@ -106,3 +107,9 @@ async def broker(request: pytest.FixtureRequest) -> "Broker":
     """Each broker implementation in turn, for the contract tests."""
     return request.getfixturevalue(f"{request.param}_broker")  # type: ignore[no-any-return]
 
+
+@pytest.fixture(params=["embedded", "real"])
+async def backends(request: pytest.FixtureRequest) -> AsyncIterator[Backends]:
+    """Each backend pair in turn, fresh and not yet connected, for end-to-end tests."""
+    async for pair in make_backends(request):
+        yield pair

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -16,6 +17,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -93,7 +95,8 @@ def mongodb_server() -> Iterator[str]:
             unavailable(f"MongoDB is not answering at {url}")
         yield url
         return
-    executable = shutil.which("secantusd-py")
+    beside = Path(sys.executable).parent / "secantusd-py"
+    executable = str(beside) if beside.exists() else shutil.which("secantusd-py")
     if executable is None:
         unavailable("secantusd-py is not installed (pip install secantusdb)")
         return
@@ -103,12 +106,18 @@ def mongodb_server() -> Iterator[str]:
         process = subprocess.Popen(
             [
                 executable,
-                "--host", "127.0.0.1",
-                "--port", str(port),
-                "--storage-path", os.path.join(storage, "data"),
-                "--cache-size", "256MB",
-                "--oplog-max-entries", "10000",
-                "--log-level", "WARNING",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--storage-path",
+                os.path.join(storage, "data"),
+                "--cache-size",
+                "256MB",
+                "--oplog-max-entries",
+                "10000",
+                "--log-level",
+                "WARNING",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -84,5 +84,11 @@ class JobCancelled(JobEvent):
 
 
 EVENTS: tuple[type[JobEvent], ...] = (
-    JobStarted, JobPaused, JobResumed, JobResumeRefused, JobCompleted, JobFailed, JobCancelled,
+    JobStarted,
+    JobPaused,
+    JobResumed,
+    JobResumeRefused,
+    JobCompleted,
+    JobFailed,
+    JobCancelled,
 )

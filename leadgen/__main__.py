@@ -1,0 +1,5 @@
+"""``python -m leadgen``: the same as the ``leadgen`` command."""
+
+from leadgen.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The actors: one consumer per queue, one module per phase."""

@@ -1,0 +1,127 @@
+"""What an actor is: a consumer of one queue that decodes its message into a model and
+handles it. ``PhaseActor`` adds what every phase shares: the run fence and the outcome."""
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Generic, TypeVar
+
+import structlog
+from pydantic import TypeAdapter
+
+from leadgen import constants as c
+from leadgen.billing import is_billing_pause_error
+from leadgen.broker.base import Delivery
+from leadgen.errors import BrokerUnavailable, StoreUnavailable, Superseded
+from leadgen.log import log
+from leadgen.messages.codec import decode
+from leadgen.messages.envelope import ErrorEnvelope
+from leadgen.messages.tasks import PHASE_TASK, PhaseOutcome, PhaseTask
+from leadgen.services import Services
+from leadgen.store.models import Job
+
+M = TypeVar("M")
+
+# Errors that say "try again later", not "this phase failed".
+TRANSIENT: tuple[type[Exception], ...] = (StoreUnavailable, BrokerUnavailable)
+
+
+class Actor(ABC, Generic[M]):
+    """Consumes ``queue``; ``handle`` stores its effects and publishes what follows.
+
+    The runtime acks after ``handle`` returns (invariant 7), dead-letters undecodable
+    messages and retries unexpected errors."""
+
+    queue: ClassVar[str]
+    adapter: ClassVar[TypeAdapter[Any]]
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def decode(self, delivery: Delivery) -> M:
+        """The message model of ``delivery``; raises DecodeError for a body that is not one."""
+        message: M = decode(self.adapter, delivery.body)
+        return message
+
+    @abstractmethod
+    async def handle(self, message: M, delivery: Delivery) -> None:
+        """Handle one decoded message."""
+
+
+def bind_job(job: Job) -> None:
+    """Bind the job's ids to every log line of the current message."""
+    structlog.contextvars.bind_contextvars(
+        job_id=job.id, customer_id=job.customer_id, workflow_id=job.workflow_id
+    )
+
+
+async def current_job(services: Services, job_id: str, workflow_id: str) -> Job:
+    """The job, if ``workflow_id`` is still its current run; Superseded otherwise."""
+    job = await services.store.get_job(job_id)
+    if job is None or job.workflow_id != workflow_id:
+        raise Superseded(f"run {workflow_id} of job {job_id} is not current")
+    bind_job(job)
+    return job
+
+
+class PhaseActor(Actor[PhaseTask]):
+    """Runs one phase of a running job and reports its outcome to the supervisor."""
+
+    phase: ClassVar[str]
+    adapter = PHASE_TASK
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "phase"):
+            cls.queue = c.phase_queue(cls.phase)
+
+    async def handle(self, message: PhaseTask, delivery: Delivery) -> None:
+        """Run the phase unless the run is stale or the job is not running."""
+        structlog.contextvars.bind_contextvars(phase=self.phase)
+        job = await current_job(self.services, message.job_id, message.workflow_id)
+        if job.status != "running":
+            await self.skip_not_running(job)
+            return
+        try:
+            detail = await self.run(job)
+        except (StoreUnavailable, BrokerUnavailable, Superseded):
+            raise
+        except Exception as exc:
+            await self.report_error(job, exc)
+            return
+        if detail is not None:
+            await self.report(job, detail)
+
+    async def report(self, job: Job, detail: dict[str, Any]) -> None:
+        """Tell the supervisor the phase completed."""
+        await self.services.publisher.outcome(
+            PhaseOutcome(
+                job_id=job.id, workflow_id=job.workflow_id, phase=self.phase, detail=detail
+            ),
+            job.correlation_id,
+        )
+
+    async def skip_not_running(self, job: Job) -> None:
+        """A task for a job that is paused, cancelled or ended does nothing."""
+        log.info("phase_skipped", status=job.status)
+
+    async def report_error(self, job: Job, exc: Exception) -> None:
+        """Send the error to the supervisor as data ``{name, message}``."""
+        envelope = ErrorEnvelope.from_exception(exc)
+        if not is_billing_pause_error(envelope):
+            log.warning("phase_failed", error=envelope.model_dump(), exc_info=exc)
+        current = await self.services.store.get_job(job.id)
+        block = current.billing_block if current is not None else None
+        await self.services.publisher.outcome(
+            PhaseOutcome(
+                job_id=job.id,
+                workflow_id=job.workflow_id,
+                phase=self.phase,
+                status="failed",
+                error=envelope,
+                billing_block=block.model_dump(mode="json") if block else None,
+            ),
+            job.correlation_id,
+        )
+
+    @abstractmethod
+    async def run(self, job: Job) -> dict[str, Any] | None:
+        """Do the phase's work; the outcome detail, or None when the outcome comes later."""

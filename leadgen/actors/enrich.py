@@ -1,0 +1,22 @@
+"""Phase ``enrich``: normalise names and websites, derive domains, mark duplicates."""
+
+from typing import Any
+
+from leadgen.actors.base import PhaseActor
+from leadgen.constants import ENRICH
+from leadgen.leads.normalise import enrich
+from leadgen.store.models import Job
+
+
+class EnrichActor(PhaseActor):
+    """Rewrites every lead of the job in normalised form; duplicates get ``duplicate_of``."""
+
+    phase = ENRICH
+
+    async def run(self, job: Job) -> dict[str, Any]:
+        store = self.services.store
+        leads = await store.leads(job.id, include_duplicates=True)
+        changes = enrich(leads)
+        await store.update_leads(job.id, changes)
+        duplicates = sum(1 for fields in changes.values() if fields.get("duplicate_of"))
+        return {"leads": len(leads) - duplicates, "duplicates": duplicates}

@@ -1,0 +1,33 @@
+"""Phase ``finalize``: count what the job delivered and complete it, never for a paused job.
+
+This is the finalize layer of invariant 2; ``complete_flow`` has its own guard as well."""
+
+from typing import Any
+
+from leadgen.actors.base import PhaseActor
+from leadgen.constants import FINALIZE
+from leadgen.jobs import complete_flow, counts_of
+from leadgen.log import log
+from leadgen.store.models import Job
+
+
+class FinalizeActor(PhaseActor):
+    """Computes the final counts and calls ``complete_flow``."""
+
+    phase = FINALIZE
+
+    async def skip_not_running(self, job: Job) -> None:
+        if job.status == "paused_for_upgrade":
+            log.warning("finalize_skipped_paused")
+        elif job.status == "completed" and not job.run_ended:
+            # Completed by an earlier delivery that stopped before reporting: report now.
+            await self.report(job, job.counts.model_dump())
+        else:
+            await super().skip_not_running(job)
+
+    async def run(self, job: Job) -> dict[str, Any] | None:
+        counts = counts_of(await self.services.store.leads(job.id))
+        completed = await complete_flow(self.services.store, job, counts)
+        if completed is None:
+            return None  # refused: paused or no longer running, nothing to report
+        return counts.model_dump()

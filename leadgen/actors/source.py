@@ -1,0 +1,77 @@
+"""Phase ``source``: discover leads for the job's query, for one ``lead_discovery`` credit."""
+
+import hashlib
+from typing import Any
+
+from leadgen.actors.base import PhaseActor
+from leadgen.billing import pause_for_billing
+from leadgen.constants import LEAD_DISCOVERY, SOURCE
+from leadgen.jobs import charge_key
+from leadgen.providers.base import RawLead
+from leadgen.store.models import Job, Lead
+
+JOB_WIDE = "job"  # the lead id of charges that belong to the whole job
+
+
+def lead_id_of(raw: RawLead) -> str:
+    """A lead id stable across re-runs of the source: derived from the source's own id."""
+    return "ld_" + hashlib.sha256(raw.source_id.encode()).hexdigest()[:12]
+
+
+def lead_of(job: Job, raw: RawLead, rank: int) -> Lead:
+    """The stored lead of a raw lead found by the source."""
+    signals = dict(raw.signals)
+    if raw.keywords:
+        signals.setdefault("keywords", list(raw.keywords))
+    return Lead(
+        job_id=job.id,
+        lead_id=lead_id_of(raw),
+        name=raw.name,
+        website=raw.website,
+        location=raw.location,
+        phone=raw.phone,
+        email=raw.email,
+        industry=raw.industry,
+        signals=signals,
+        source_rank=rank,
+    )
+
+
+class SourceActor(PhaseActor):
+    """Checks the discovery credit, asks the lead source, stores the leads, then charges."""
+
+    phase = SOURCE
+
+    async def run(self, job: Job) -> dict[str, Any]:
+        store = self.services.store
+        key = charge_key(job.id, JOB_WIDE, LEAD_DISCOVERY)
+        paid = await store.has_movement(key)
+        if not paid:
+            available = (await store.balances(job.customer_id)).get(LEAD_DISCOVERY, 0)
+            if available < 1:
+                await self._pause(job, available)
+        request = job.request
+        found = await self.services.lead_source.find(
+            request.query, request.location, request.max_leads
+        )
+        leads = [lead_of(job, raw, rank) for rank, raw in enumerate(found[: request.max_leads])]
+        await store.add_leads(leads)
+        if not paid:
+            # Charged after the leads are stored: a crash in between charges on redelivery,
+            # and the key makes it once (invariant 5).
+            movement = await store.move_credits(
+                job.customer_id, LEAD_DISCOVERY, -1, key, job_id=job.id, lead_id=JOB_WIDE
+            )
+            if not (movement.applied or movement.already):
+                await self._pause(job, movement.balance)
+        return {"found": len(leads), "provider": self.services.lead_source.name}
+
+    async def _pause(self, job: Job, available: int) -> None:
+        await pause_for_billing(
+            self.services,
+            job,
+            phase=SOURCE,
+            feature_id=LEAD_DISCOVERY,
+            required=1,
+            available=available,
+        )

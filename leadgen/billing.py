@@ -1,0 +1,120 @@
+"""Billing pauses: recognising them on either side of a wire, and pausing a job for one.
+
+An error that crossed an actor boundary is data, ``{name, message}``: its class is gone, so
+``is_billing_pause_error`` recognises a pause by name or by the text every BillingError
+message starts with. Missing it is the failure this module exists to prevent: a paused job
+finalized and marked completed."""
+
+from collections.abc import Mapping
+from typing import NoReturn
+
+from leadgen import constants as c
+from leadgen.errors import BillingError, Superseded
+from leadgen.jobs import make_event, transition
+from leadgen.log import log
+from leadgen.messages.envelope import ErrorEnvelope
+from leadgen.messages.events import JobPaused
+from leadgen.phases import with_phase
+from leadgen.services import Services
+from leadgen.store.base import Guard
+from leadgen.store.models import BillingBlock, Job, utcnow
+
+__all__ = ["PAUSE_MARKER", "BillingError", "is_billing_pause_error", "pause_for_billing"]
+
+PAUSE_MARKER = "Workflow paused for billing"
+
+# The feature each billed phase spends.
+PHASE_FEATURES = {c.SOURCE: c.LEAD_DISCOVERY, c.GENERATE_DOSSIER: c.DOSSIER_RESEARCH}
+
+
+def is_billing_pause_error(err: object) -> bool:
+    """True when ``err`` means "the workflow paused for billing", in any form it may arrive.
+
+    Accepts an exception, an ErrorEnvelope, a mapping with ``name``/``message`` or a string:
+    true for a BillingError instance, for ``name == "BillingError"`` or for a message
+    containing ``Workflow paused for billing``; false for anything else, including None."""
+    if isinstance(err, BillingError):
+        return True
+    name: object
+    message: object
+    if isinstance(err, BaseException):
+        name, message = type(err).__name__, str(err)
+    elif isinstance(err, ErrorEnvelope):
+        name, message = err.name, err.message
+    elif isinstance(err, Mapping):
+        name, message = err.get("name"), err.get("message")
+    elif isinstance(err, str):
+        name, message = None, err
+    else:
+        return False
+    return name == BillingError.__name__ or (isinstance(message, str) and PAUSE_MARKER in message)
+
+
+def pause_message(feature_id: str, required: int, available: int) -> str:
+    """The text of a BillingError: it starts with the marker receivers look for."""
+    return (
+        f"{PAUSE_MARKER}: {feature_id} needs {required} credit(s), "
+        f"{available} available; top up and resume the job"
+    )
+
+
+async def pause_job(services: Services, job: Job, block: BillingBlock) -> Job | None:
+    """Store the pause of ``job``'s run in one guarded update; the paused job, or None.
+
+    Only a running job of the same run is paused (invariant 4); the paused phase becomes
+    ``paused``, never ``completed_with_failures`` (invariant 3). Logs and publishes the pause
+    when this call is the one that stored it."""
+    after, _ = await transition(
+        services.store,
+        job.id,
+        Guard(workflow_id=job.workflow_id, statuses=("running",)),
+        lambda current: {
+            "status": "paused_for_upgrade",
+            "workflow_status": "paused",
+            "billing_block": block.model_dump(),
+            "phases": with_phase(current, block.phase, "paused", block.paused_at),
+        },
+    )
+    if after is not None:
+        log.warning(
+            "job_paused_for_billing",
+            job_id=job.id,
+            customer_id=job.customer_id,
+            workflow_id=job.workflow_id,
+            phase=block.phase,
+            feature_id=block.feature_id,
+            required=block.required,
+            available=block.available,
+        )
+        await services.publisher.event(
+            make_event(JobPaused, after, billing_block=block.model_dump())
+        )
+    return after
+
+
+async def pause_for_billing(
+    services: Services, job: Job, *, phase: str, feature_id: str, required: int, available: int
+) -> NoReturn:
+    """Pause ``job`` for lack of ``feature_id`` credits, then raise the BillingError.
+
+    Raises Superseded instead when the run is no longer current (resumed or cancelled):
+    there is nothing left to pause."""
+    message = pause_message(feature_id, required, available)
+    block = BillingBlock(
+        feature_id=feature_id,
+        phase=phase,
+        required=required,
+        available=available,
+        paused_at=utcnow(),
+        message=message,
+    )
+    after = await pause_job(services, job, block)
+    if after is None:
+        current = await services.store.get_job(job.id)
+        if (
+            current is None
+            or current.workflow_id != job.workflow_id
+            or (current.status != "paused_for_upgrade")
+        ):
+            raise Superseded(f"run {job.workflow_id} of job {job.id} is no longer current")
+    raise BillingError(message)

@@ -1,0 +1,155 @@
+"""The ``leadgen`` command line (contract section 6).
+
+Bad arguments print one line on stderr and exit 2; so does any error leadgen can explain."""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
+
+from leadgen.constants import FEATURES
+from leadgen.errors import LeadgenError
+from leadgen.log import configure_logging
+from leadgen.settings import Settings
+
+SETTING_OPTIONS = (
+    "amqp_url",
+    "mongodb_url",
+    "mongodb_db",
+    "log_format",
+    "log_level",
+    "http_port",
+    "lead_source",
+    "auditor",
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive(text: str) -> int:
+    """An int greater than zero."""
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text}")
+    return value
+
+
+def credit(text: str) -> tuple[str, int]:
+    """A ``FEATURE=N`` pair."""
+    feature, _, amount = text.partition("=")
+    if feature not in FEATURES or not amount.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"expected FEATURE=N with FEATURE one of {', '.join(FEATURES)}: {text!r}"
+        )
+    return feature, int(amount)
+
+
+def _settings_parent() -> Parser:
+    parent = Parser(add_help=False)
+    group = parent.add_argument_group("settings (default: LEADGEN_* environment variables)")
+    for name in SETTING_OPTIONS:
+        option = "--" + name.replace("_", "-")
+        kind = int if name == "http_port" else str
+        group.add_argument(option, dest=name, type=kind, default=None, metavar=name.upper())
+    return parent
+
+
+def _job_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--customer", required=True)
+    parser.add_argument("--query", required=True)
+    parser.add_argument("--location")
+    parser.add_argument("--max-leads", type=int, default=25)
+    parser.add_argument("--max-dossiers", type=int, default=10)
+    parser.add_argument("--job-id")
+
+
+def build_parser() -> Parser:
+    """The parser of every subcommand."""
+    parent = _settings_parent()
+    parser = Parser(prog="leadgen", description="Lead-generation jobs as durable workflows.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    worker = sub.add_parser("worker", parents=[parent], help="run every actor until SIGTERM")
+    worker.add_argument(
+        "--grace", type=float, default=30.0, help="seconds to finish in-flight work"
+    )
+
+    start = sub.add_parser("start", parents=[parent], help="start a job")
+    _job_options(start)
+    start.add_argument("--follow", action="store_true")
+
+    resume = sub.add_parser("resume", parents=[parent], help="resume a paused job")
+    resume.add_argument("job_id", metavar="JOB")
+    resume.add_argument("--customer", required=True)
+    resume.add_argument("--follow", action="store_true")
+
+    cancel = sub.add_parser("cancel", parents=[parent], help="cancel a job")
+    cancel.add_argument("job_id", metavar="JOB")
+    cancel.add_argument("--customer", required=True)
+    cancel.add_argument("--reason")
+
+    status = sub.add_parser("status", parents=[parent], help="show a job")
+    status.add_argument("job_id", metavar="JOB")
+    status.add_argument("--json", action="store_true")
+
+    credits = sub.add_parser("credits", help="top up or show credit balances")
+    credits_sub = credits.add_subparsers(dest="credits_command", required=True, parser_class=Parser)
+    grant = credits_sub.add_parser("grant", parents=[parent], help="top up a balance")
+    grant.add_argument("customer", metavar="C")
+    grant.add_argument("feature", metavar="FEATURE", choices=FEATURES)
+    grant.add_argument("amount", metavar="AMOUNT", type=positive)
+    grant.add_argument("--grant-id")
+    grant.add_argument("--no-auto-resume", dest="auto_resume", action="store_false")
+    show = credits_sub.add_parser("show", parents=[parent], help="show balances")
+    show.add_argument("customer", metavar="C")
+
+    run = sub.add_parser("run", parents=[parent], help="run one job in-process (no services)")
+    _job_options(run)
+    run.add_argument("--credits", type=credit, action="append", metavar="FEATURE=N")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, overridden by the options given."""
+    given = {
+        name: getattr(args, name)
+        for name in SETTING_OPTIONS
+        if getattr(args, name, None) is not None
+    }
+    return Settings(**given)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point of the ``leadgen`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ValidationError as exc:
+        parser.error(_first_error(exc))
+    configure_logging(settings.log_format, settings.log_level)
+    from leadgen.cli_commands import run_command
+
+    try:
+        code = asyncio.run(run_command(args, settings))
+    except (LeadgenError, ValidationError, ValueError) as exc:
+        message = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        print(f"leadgen: error: {message}", file=sys.stderr)
+        code = 2 if isinstance(exc, ValidationError | ValueError) else 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err: dict[str, Any] = dict(exc.errors()[0])
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else str(err["msg"])

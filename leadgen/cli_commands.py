@@ -1,0 +1,181 @@
+"""What each ``leadgen`` subcommand does, once its arguments are parsed."""
+
+import argparse
+import os
+import socket
+import sys
+from typing import TextIO
+
+from pydantic import BaseModel
+
+from leadgen import constants as c
+from leadgen.broker.base import Broker
+from leadgen.follow import exit_code, follow, job_json, print_leads, print_status
+from leadgen.log import configure_logging
+from leadgen.messages.commands import CancelJob, GrantCredits, ResumeJob, StartJob
+from leadgen.publisher import Publisher, new_id
+from leadgen.settings import Settings
+from leadgen.store.base import Store
+
+EXIT_NOT_FOUND = 2
+
+
+async def run_command(
+    args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout
+) -> int:
+    """Run the parsed subcommand; its exit code."""
+    if args.command == "worker":
+        from leadgen.worker import run_worker
+
+        return await run_worker(settings, grace=args.grace)
+    if args.command == "run":
+        return await run_embedded(args, settings, out)
+    if args.command == "start":
+        command = StartJob(
+            customer_id=args.customer,
+            query=args.query,
+            location=args.location,
+            max_leads=args.max_leads,
+            max_dossiers=args.max_dossiers,
+            job_id=args.job_id or new_id(),
+        )
+        await publish_command(settings, c.START_KEY, command)
+        print(f"job {command.job_id} started", file=out)
+        return await _maybe_follow(settings, args, str(command.job_id), out)
+    if args.command == "resume":
+        await publish_command(
+            settings, c.RESUME_KEY, ResumeJob(job_id=args.job_id, customer_id=args.customer)
+        )
+        print(f"resume of job {args.job_id} sent", file=out)
+        return await _maybe_follow(settings, args, args.job_id, out)
+    if args.command == "cancel":
+        cancel = CancelJob(job_id=args.job_id, customer_id=args.customer, reason=args.reason)
+        await publish_command(settings, c.CANCEL_KEY, cancel)
+        print(f"cancel of job {args.job_id} sent", file=out)
+        return 0
+    if args.command == "status":
+        return await show_status(settings, args.job_id, as_json=args.json, out=out)
+    return await credits_command(args, settings, out)
+
+
+async def credits_command(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """``credits grant`` publishes a grant; ``credits show`` reads the balances."""
+    if args.credits_command == "grant":
+        grant = GrantCredits(
+            customer_id=args.customer,
+            feature_id=args.feature,
+            amount=args.amount,
+            grant_id=args.grant_id or new_id(),
+            auto_resume=args.auto_resume,
+        )
+        await publish_command(settings, c.GRANT_KEY, grant)
+        print(f"granted {grant.amount} {grant.feature_id} to {grant.customer_id}", file=out)
+        return 0
+    store = await open_store(settings)
+    try:
+        balances = await store.balances(args.customer)
+    finally:
+        await store.close()
+    print(f"credits of {args.customer}:", file=out)
+    for feature in c.FEATURES:
+        print(f"  {feature:<18} {balances.get(feature, 0):>6}", file=out)
+    return 0
+
+
+async def publish_command(settings: Settings, routing_key: str, command: BaseModel) -> None:
+    """Publish a command to ``leadgen.commands`` as any other service would."""
+    from leadgen.broker.amqp import AmqpBroker
+
+    broker = AmqpBroker(
+        settings.amqp_url, connection_name=f"leadgen-cli@{socket.gethostname()}:{os.getpid()}"
+    )
+    await broker.connect()
+    try:
+        await Publisher(broker).send(
+            c.COMMANDS_EXCHANGE, routing_key, command, correlation_id=new_id()
+        )
+    finally:
+        await broker.close()
+
+
+async def open_store(settings: Settings) -> Store:
+    """The MongoDB store, opened."""
+    from leadgen.store.mongo import MongoStore
+
+    store = MongoStore(settings.mongodb_url, settings.mongodb_db)
+    await store.open()
+    return store
+
+
+async def show_status(settings: Settings, job_id: str, *, as_json: bool, out: TextIO) -> int:
+    """Print the job; exit 2 when it does not exist."""
+    store = await open_store(settings)
+    try:
+        job = await store.get_job(job_id)
+    finally:
+        await store.close()
+    if job is None:
+        print(f"leadgen: error: no job {job_id}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    if as_json:
+        print(job_json(job), file=out)
+    else:
+        print_status(job, out)
+    return 0
+
+
+async def _maybe_follow(
+    settings: Settings, args: argparse.Namespace, job_id: str, out: TextIO
+) -> int:
+    if not args.follow:
+        return 0
+    store = await open_store(settings)
+    try:
+        return exit_code(await follow(store, job_id, out, poll=0.5))
+    finally:
+        await store.close()
+
+
+async def run_embedded(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Run one job in this process on the in-process broker and store."""
+    from leadgen.broker.memory import MemoryBroker
+    from leadgen.store.memory import MemoryStore
+    from leadgen.worker import Worker
+
+    if args.log_level is None and "LEADGEN_LOG_LEVEL" not in os.environ:
+        configure_logging(settings.log_format, "error")  # progress lines, not log lines
+    command = StartJob(
+        customer_id=args.customer,
+        query=args.query,
+        location=args.location,
+        max_leads=args.max_leads,
+        max_dossiers=args.max_dossiers,
+        job_id=args.job_id or new_id(),
+    )
+    store, broker = MemoryStore(), MemoryBroker()
+    worker = Worker(settings, store=store, broker=broker)
+    await worker.start()
+    try:
+        credits = dict(
+            args.credits or [(c.LEAD_DISCOVERY, 1), (c.DOSSIER_RESEARCH, command.max_dossiers)]
+        )
+        for feature, amount in credits.items():
+            if amount > 0:
+                await store.move_credits(
+                    command.customer_id, feature, amount, f"grant:run:{feature}"
+                )
+        print(
+            f"job {command.job_id}: {command.query!r}"
+            + (f" in {command.location}" if command.location else ""),
+            file=out,
+        )
+        await _send(broker, c.START_KEY, command)
+        job = await follow(store, str(command.job_id), out, poll=0.05)
+        print_leads(await store.leads(job.id), out)
+        return exit_code(job)
+    finally:
+        await worker.stop(grace=5.0)
+
+
+async def _send(broker: Broker, routing_key: str, command: BaseModel) -> None:
+    await Publisher(broker).send(c.COMMANDS_EXCHANGE, routing_key, command, correlation_id=new_id())

@@ -1,0 +1,24 @@
+"""What every actor works with: the store, the broker, the providers and the settings."""
+
+from dataclasses import dataclass, field
+
+from leadgen.broker.base import Broker
+from leadgen.providers.base import Auditor, LeadSource
+from leadgen.publisher import Publisher
+from leadgen.settings import Settings
+from leadgen.store.base import Store
+
+
+@dataclass
+class Services:
+    """The dependencies of the actors, built once per worker process."""
+
+    store: Store
+    broker: Broker
+    lead_source: LeadSource
+    auditor: Auditor
+    settings: Settings = field(default_factory=Settings)
+    publisher: Publisher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.publisher = Publisher(self.broker)
