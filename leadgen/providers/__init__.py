@@ -1,0 +1,89 @@
+"""Lead sources and auditors, and the registry that builds them from a spec string.
+
+A spec is a registered name, optionally followed by ``:argument`` (``offline``,
+``file:/data/leads.csv``); the factory registered under the name receives the argument, or None
+when the spec has no colon. Built in, under ``offline``: ``OfflineLeadSource``, whose argument
+is a seed for another deterministic catalogue (``offline:demo``), and ``OfflineAuditor``, whose
+argument is the share of audits that fail (``offline:0.2``)."""
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from leadgen.errors import ConfigurationError
+from leadgen.providers.base import Auditor, LeadSource, RawLead
+from leadgen.providers.offline import MAX_LEADS, OfflineAuditor, OfflineLeadSource
+
+__all__ = [
+    "MAX_LEADS",
+    "Auditor",
+    "AuditorFactory",
+    "LeadSource",
+    "LeadSourceFactory",
+    "OfflineAuditor",
+    "OfflineLeadSource",
+    "RawLead",
+    "auditor",
+    "lead_source",
+    "register_auditor",
+    "register_lead_source",
+]
+
+LeadSourceFactory = Callable[[str | None], LeadSource]
+AuditorFactory = Callable[[str | None], Auditor]
+_T = TypeVar("_T")
+
+_lead_sources: dict[str, LeadSourceFactory] = {}
+_auditors: dict[str, AuditorFactory] = {}
+
+
+def register_lead_source(name: str, factory: LeadSourceFactory) -> None:
+    """Make ``lead_source(name)`` use ``factory``, replacing any earlier registration."""
+    _lead_sources[name] = factory
+
+
+def register_auditor(name: str, factory: AuditorFactory) -> None:
+    """Make ``auditor(name)`` use ``factory``, replacing any earlier registration."""
+    _auditors[name] = factory
+
+
+def _build(kind: str, registry: dict[str, Callable[[str | None], _T]], spec: str) -> _T:
+    name, colon, argument = spec.partition(":")
+    name = name.strip()
+    factory = registry.get(name)
+    if factory is None:
+        known = ", ".join(sorted(registry)) or "none"
+        raise ConfigurationError(f"unknown {kind} {name!r} (known: {known})")
+    return factory(argument if colon else None)
+
+
+def lead_source(spec: str) -> LeadSource:
+    """The lead source named by ``spec`` (``name`` or ``name:argument``).
+
+    Raises ConfigurationError for an unknown name or an argument its factory refuses."""
+    return _build("lead source", _lead_sources, spec)
+
+
+def auditor(spec: str) -> Auditor:
+    """The auditor named by ``spec`` (``name`` or ``name:argument``).
+
+    Raises ConfigurationError for an unknown name or an argument its factory refuses."""
+    return _build("auditor", _auditors, spec)
+
+
+def _offline_lead_source(seed: str | None) -> LeadSource:
+    return OfflineLeadSource(seed=seed or None)
+
+
+def _offline_auditor(failure_rate: str | None) -> Auditor:
+    if not failure_rate:
+        return OfflineAuditor()
+    try:
+        return OfflineAuditor(failure_rate=float(failure_rate))
+    except ValueError:
+        raise ConfigurationError(
+            f"offline auditor: the argument is a failure rate within 0..1, got {failure_rate!r}"
+        ) from None
+
+
+register_lead_source("offline", _offline_lead_source)
+register_auditor("offline", _offline_auditor)

@@ -1,0 +1,74 @@
+"""The two provider ports: a lead source finds businesses, an auditor researches one lead.
+
+Phase ``source`` asks a ``LeadSource`` for raw leads; phase ``generate_dossier`` asks an
+``Auditor`` for one dossier per queued lead. Both are small async protocols so that an offline
+implementation (providers/offline.py) and networked ones can stand side by side."""
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from leadgen.store.models import Lead
+
+
+class RawLead(BaseModel):
+    """A business as a lead source reports it, before enrichment and scoring.
+
+    ``source_id`` is unique within one ``find`` answer. ``signals`` holds what the source knows
+    beyond contact data, e.g. ``rating``, ``reviews``, ``employees``, ``years_in_business``,
+    ``has_online_booking``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source_id: str
+    name: str
+    website: str | None = None
+    location: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    industry: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    signals: dict[str, Any] = Field(default_factory=dict)
+
+    def lead_fields(self) -> dict[str, Any]:
+        """The fields of a ``Lead`` taken from this raw lead.
+
+        ``Lead`` has no ``keywords`` field, so the keywords travel in ``signals["keywords"]``,
+        where scoring looks for them."""
+        signals = dict(self.signals)
+        if self.keywords:
+            signals["keywords"] = list(self.keywords)
+        return {
+            "name": self.name,
+            "website": self.website,
+            "location": self.location,
+            "phone": self.phone,
+            "email": self.email,
+            "industry": self.industry,
+            "signals": signals,
+        }
+
+
+class LeadSource(Protocol):
+    """Finds businesses matching a query near a location."""
+
+    name: str
+
+    async def find(self, query: str, location: str | None, limit: int) -> list[RawLead]:
+        """Up to ``limit`` raw leads, best matches first.
+
+        Raises ProviderError (or any exception) when the source fails."""
+        ...
+
+
+class Auditor(Protocol):
+    """Researches one lead and writes its dossier."""
+
+    name: str
+
+    async def audit(self, lead: Lead) -> dict[str, Any]:
+        """The dossier of ``lead``, a JSON-able dict.
+
+        Raises ProviderError (or any exception) when the audit fails; the caller stores the
+        failure as ``{name, message}``."""
+        ...
