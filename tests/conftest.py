@@ -71,7 +71,7 @@ async def memory_store() -> AsyncIterator["MemoryStore"]:
 
 
 @pytest.fixture(params=["memory", "mongo"])
-async def store(request: pytest.FixtureRequest) -> "Store":
+def store(request: pytest.FixtureRequest) -> "Store":
     """Each store implementation in turn, for the contract tests."""
     return request.getfixturevalue(f"{request.param}_store")  # type: ignore[no-any-return]
 
@@ -103,7 +103,7 @@ async def memory_broker() -> AsyncIterator["MemoryBroker"]:
 
 
 @pytest.fixture(params=["memory", "amqp"])
-async def broker(request: pytest.FixtureRequest) -> "Broker":
+def broker(request: pytest.FixtureRequest) -> "Broker":
     """Each broker implementation in turn, for the contract tests."""
     return request.getfixturevalue(f"{request.param}_broker")  # type: ignore[no-any-return]
 

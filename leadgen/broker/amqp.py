@@ -1,0 +1,348 @@
+"""The RabbitMQ broker: the broker port on aio-pika, with a robust (self-healing) connection.
+
+One channel with publisher confirms publishes and declares the topology (topology.py); every
+consumer gets a channel of its own, so its prefetch bounds only its own deliveries and
+cancelling it leaves its unsettled deliveries settle-able. aio-pika and aiormq errors are
+translated to ``BrokerUnavailable`` here and never leak into the actors."""
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+import aio_pika
+import aiormq
+import structlog
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+
+from leadgen import constants as c
+from leadgen.broker.base import Handler, HeaderValue, Outbound
+from leadgen.errors import BrokerUnavailable
+from leadgen.topology import EXCHANGES, QUEUES
+
+log = structlog.get_logger(__name__)
+
+# Bounds every wait on the broker (connect, RPCs, confirms) so an outage surfaces as an error.
+TIMEOUT = 10.0
+_POLL = 0.05
+_ERRORS = (*CONNECTION_EXCEPTIONS, asyncio.TimeoutError)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Turn library errors into ``BrokerUnavailable`` at the edge of the adapter."""
+    try:
+        yield
+    except _ERRORS as e:
+        raise BrokerUnavailable(str(e) or type(e).__name__) from None
+
+
+class AmqpDelivery:
+    """A message received from RabbitMQ, settled with ack or requeue."""
+
+    def __init__(self, message: AbstractIncomingMessage) -> None:
+        self._message = message
+        self.body = message.body
+        self.exchange = message.exchange or ""
+        self.routing_key = message.routing_key or ""
+        self.message_id = message.message_id
+        self.correlation_id = message.correlation_id
+        self.type = message.type
+        # Values are what leadgen sent; RabbitMQ-added ones (x-death tables) pass through as is.
+        self.headers = cast(dict[str, HeaderValue], dict(message.headers))
+        self.redelivered = bool(message.redelivered)
+        self.timestamp = message.timestamp
+        # Published with delivery_mode=2: the message survives a broker restart.
+        self.persistent = message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+
+    @property
+    def settled(self) -> bool:
+        return self._message.processed
+
+    async def ack(self) -> None:
+        with _translated():
+            await self._message.ack()
+
+    async def requeue(self) -> None:
+        with _translated():
+            await self._message.nack(requeue=True)
+
+
+@dataclass(frozen=True)
+class _Consumer:
+    channel: AbstractRobustChannel
+    queue: AbstractQueue
+    tag: str
+
+
+@dataclass(frozen=True)
+class _Declaration:
+    """How a queue is declared, so every channel declares it the same way."""
+
+    durable: bool = False
+    exclusive: bool = False
+    auto_delete: bool = False
+    passive: bool = False
+    dead_letter: bool = False
+
+    async def declare(self, channel: AbstractRobustChannel, name: str) -> AbstractQueue:
+        arguments = {"x-dead-letter-exchange": c.DEAD_LETTER_EXCHANGE} if self.dead_letter else None
+        return await channel.declare_queue(
+            name,
+            durable=self.durable,
+            exclusive=self.exclusive,
+            auto_delete=self.auto_delete,
+            passive=self.passive,
+            arguments=arguments,
+            timeout=TIMEOUT,
+        )
+
+
+class AmqpBroker:
+    """The broker port on RabbitMQ; reconnects by itself once the first connect succeeded."""
+
+    def __init__(self, url: str, *, connection_name: str | None = None) -> None:
+        self.url = url
+        self.connection_name = connection_name or f"leadgen@{socket.gethostname()}:{os.getpid()}"
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._get_channel: AbstractRobustChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        # How each queue we know was declared, so a consumer channel declares it identically
+        # (aio-pika restores only the queues a channel declared itself after a reconnect).
+        self._queue_declarations: dict[str, _Declaration] = {}
+        self._consumers: list[_Consumer] = []
+        self._cancelled = False
+
+    async def connect(self) -> None:
+        """Connect and declare the topology; the first connection fails fast, later losses heal."""
+        if self._connection is not None and not self._connection.is_closed:
+            return
+        with _translated():
+            # fail_fast (aio-pika's default) makes the first attempt raise instead of retrying.
+            connection = await aio_pika.connect_robust(
+                self.url,
+                client_properties={"connection_name": self.connection_name},
+                timeout=TIMEOUT,
+            )
+        # Entities cached by an earlier connection belong to its dead channels.
+        self._exchanges.clear()
+        self._queue_declarations.clear()
+        try:
+            with _translated():
+                channel = await connection.channel(publisher_confirms=True)
+                await self._declare_topology(channel)
+        except BrokerUnavailable:
+            await connection.close()
+            raise
+        self._connection, self._channel = connection, channel
+        self._consumers, self._cancelled = [], False
+
+    async def _declare_topology(self, channel: AbstractRobustChannel) -> None:
+        for exchange in EXCHANGES:
+            self._exchanges[exchange.name] = await channel.declare_exchange(
+                exchange.name, exchange.type, durable=True, timeout=TIMEOUT
+            )
+        for spec in QUEUES:
+            declaration = _Declaration(durable=True, dead_letter=spec.dead_letter)
+            queue = await declaration.declare(channel, spec.name)
+            self._queue_declarations[spec.name] = declaration
+            for exchange_name, routing_key in spec.bindings:
+                await queue.bind(self._exchanges[exchange_name], routing_key, timeout=TIMEOUT)
+
+    def _connected(self) -> AbstractRobustConnection:
+        if self._connection is None or self._connection.is_closed:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        return self._connection
+
+    async def _ready(self, channel: AbstractRobustChannel) -> None:
+        # aio-pika reopens a channel after a connection loss or a channel error in the
+        # background: wait for it (bounded) instead of failing on the stale one.
+        with _translated():
+            async with asyncio.timeout(TIMEOUT):
+                await channel.ready()
+                while channel.is_closed:
+                    await asyncio.sleep(_POLL)
+                    await channel.ready()
+
+    async def _exchange(self, channel: AbstractRobustChannel, name: str) -> AbstractExchange:
+        if name == "":
+            return channel.default_exchange
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            # Check on a throwaway channel first: publishing to a missing exchange would close
+            # the publishing channel and fail every publish still waiting for its confirm.
+            async with self._throwaway() as probe:
+                with _translated():
+                    await probe.declare_exchange(name, passive=True, robust=False)
+            exchange = await channel.get_exchange(name, ensure=False)
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def publish(self, exchange: str, routing_key: str, message: Outbound) -> None:
+        """Publish persistently and wait for the broker's confirm.
+
+        Raises ``BrokerUnavailable`` when not connected, on a nack, or for an unknown exchange."""
+        self._connected()
+        channel = cast(AbstractRobustChannel, self._channel)
+        await self._ready(channel)
+        amqp_message = aio_pika.Message(
+            message.body,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            type=message.type,
+            app_id=message.app_id,
+            timestamp=message.timestamp or datetime.now(UTC),
+            headers=dict(message.headers),
+        )
+        target = await self._exchange(channel, exchange)
+        with _translated():
+            await target.publish(amqp_message, routing_key, mandatory=False, timeout=TIMEOUT)
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> None:
+        """Consume ``queue`` on a channel of its own; a handler that raises gets its message
+        requeued and is logged."""
+        connection = self._connected()
+        declaration = self._queue_declarations.get(queue, _Declaration(passive=True))
+        with _translated():
+            channel = await connection.channel(publisher_confirms=False)
+        try:
+            with _translated():
+                await channel.set_qos(prefetch_count=prefetch, timeout=TIMEOUT)
+                amqp_queue = await declaration.declare(channel, queue)
+                callback = self._callback(queue, handler)
+                tag = await amqp_queue.consume(callback, no_ack=False, timeout=TIMEOUT)
+        except BrokerUnavailable:
+            # Otherwise aio-pika would keep reopening the channel a missing queue closed.
+            with suppress(*_ERRORS):
+                await channel.close()
+            raise
+        self._consumers.append(_Consumer(channel, amqp_queue, tag))
+
+    @staticmethod
+    def _callback(
+        queue: str, handler: Handler
+    ) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            delivery = AmqpDelivery(message)
+            try:
+                await handler(delivery)
+            except Exception:
+                # Never let one message stop the consumer: give it back to be retried.
+                log.exception(
+                    "consumer_handler_failed", queue=queue, message_id=delivery.message_id
+                )
+                if not delivery.settled:
+                    with suppress(BrokerUnavailable):
+                        await delivery.requeue()
+
+        return on_message
+
+    async def cancel_consumers(self) -> None:
+        """Cancel every consumer; their channels stay open so deliveries in flight can settle."""
+        self._cancelled = True
+        consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
+            if not consumer.channel.is_closed:
+                with _translated():
+                    await consumer.queue.cancel(consumer.tag, timeout=TIMEOUT)
+
+    async def close(self) -> None:
+        """Cancel consumers and close the connection; RabbitMQ requeues unsettled deliveries."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        with suppress(BrokerUnavailable):
+            await self.cancel_consumers()
+        self._channel = self._get_channel = None
+        await connection.close()
+
+    async def is_ready(self) -> bool:
+        """True while connected and every consume() call still has its consumer on the broker."""
+        connection = self._connection
+        if connection is None or connection.is_closed or not connection.connected.is_set():
+            return False
+        if self._cancelled:
+            return False
+        for consumer in self._consumers:
+            if consumer.channel.is_closed:
+                return False
+            # A consumer the broker cancelled (e.g. queue deleted) vanishes from this map.
+            underlay = cast(aiormq.Channel, await consumer.channel.get_underlay_channel())
+            if consumer.tag not in underlay.consumers:
+                return False
+        return True
+
+    async def get(self, queue: str, timeout: float = 5.0) -> AmqpDelivery | None:
+        """Poll ``queue`` until a message arrives or ``timeout`` passes; settle what it returns."""
+        connection = self._connected()
+        if self._get_channel is None:
+            with _translated():
+                self._get_channel = await connection.channel(publisher_confirms=False)
+        channel = self._get_channel
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self._ready(channel)
+            with _translated():
+                amqp_queue = await channel.get_queue(queue, ensure=False)
+                message = await amqp_queue.get(no_ack=False, fail=False, timeout=TIMEOUT)
+            if message is not None:
+                return AmqpDelivery(message)
+            if asyncio.get_running_loop().time() >= deadline:
+                return None
+            await asyncio.sleep(_POLL)
+
+    @asynccontextmanager
+    async def _throwaway(self) -> AsyncIterator[AbstractRobustChannel]:
+        # A passive declare of a missing entity closes its channel: keep that off the others.
+        connection = self._connected()
+        with _translated():
+            channel = await connection.channel(publisher_confirms=False)
+        try:
+            yield channel
+        finally:
+            with suppress(*_ERRORS):
+                await channel.close()
+
+    async def purge(self, queue: str) -> int:
+        """Drop the ready messages of ``queue``; returns how many were dropped."""
+        async with self._throwaway() as channel:
+            with _translated():
+                amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
+                result = await amqp_queue.purge(timeout=TIMEOUT)
+        return int(result.message_count or 0)
+
+    async def message_count(self, queue: str) -> int:
+        """Number of ready (not unsettled) messages in ``queue``."""
+        async with self._throwaway() as channel:
+            with _translated():
+                amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
+        return int(amqp_queue.declaration_result.message_count or 0)
+
+    async def bind_queue(self, exchange: str, routing_key: str = "#") -> str:
+        """Declare a queue bound to ``exchange``, exclusive to this connection; returns its name.
+
+        It lets tests and tools watch an exchange nothing else is bound to (``leadgen.events``)."""
+        self._connected()
+        channel = cast(AbstractRobustChannel, self._channel)
+        name = f"leadgen.watch.{uuid.uuid4().hex[:12]}"
+        declaration = _Declaration(exclusive=True)
+        with _translated():
+            amqp_queue = await declaration.declare(channel, name)
+            await amqp_queue.bind(exchange, routing_key, timeout=TIMEOUT)
+        self._queue_declarations[name] = declaration
+        return name

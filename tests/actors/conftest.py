@@ -1,0 +1,115 @@
+"""Actors on the embedded pair, driven one message at a time through real deliveries."""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from leadgen import constants as c
+from leadgen.actors.base import Actor
+from leadgen.broker.base import Outbound
+from leadgen.broker.memory import MemoryBroker
+from leadgen.messages.codec import encode
+from leadgen.providers.offline import OfflineAuditor, OfflineLeadSource
+from leadgen.services import Services
+from leadgen.store.memory import MemoryStore
+from leadgen.store.models import BillingBlock, Job, JobRequest, PhaseState, utcnow
+
+WATCHED = (c.SUPERVISOR_KEY, c.COMPLETION_KEY, c.AUDIT_KEY, *(c.phase_key(p) for p in c.PHASES))
+
+
+class Rig:
+    """Services on the memory pair, with every internal message and event kept for reading."""
+
+    def __init__(self, services: Services, broker: MemoryBroker) -> None:
+        self.services = services
+        self.broker = broker
+        self.store = services.store
+        self.watch = {key: broker.bind(c.INTERNAL_EXCHANGE, key) for key in WATCHED}
+        self.events = broker.bind(c.EVENTS_EXCHANGE, "#")
+
+    async def deliver(
+        self, actor_type: type[Actor[Any]], message: Any, *, redelivered: bool = False
+    ) -> None:
+        """Hand ``message`` to a fresh actor of ``actor_type`` as a real delivery, then ack."""
+        actor = actor_type(self.services)
+        await self.broker.publish(
+            "", actor.queue, Outbound(body=encode(message), type=message.type, message_id="m1")
+        )
+        delivery = await self.broker.get(actor.queue, timeout=1)
+        assert delivery is not None
+        await actor.handle(actor.decode(delivery), delivery)
+        await delivery.ack()
+
+    def sent(self, key: str) -> list[dict[str, Any]]:
+        """Bodies published on the internal exchange with routing key ``key``."""
+        return [json.loads(m.body) for m in self.broker.messages(self.watch[key])]
+
+    def event_types(self) -> list[str]:
+        """Types of the events published so far."""
+        return [json.loads(m.body)["type"] for m in self.broker.messages(self.events)]
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    """A Rig on a fresh memory broker and store."""
+    broker = MemoryBroker()
+    await broker.connect()
+    store = MemoryStore()
+    await store.open()
+    services = Services(
+        store=store, broker=broker, lead_source=OfflineLeadSource(), auditor=OfflineAuditor()
+    )
+    yield Rig(services, broker)
+    await broker.close()
+
+
+def job_at(
+    phase: str,
+    *,
+    status: str = "running",
+    job_id: str = "job-1",
+    workflow_id: str = "run-1",
+    phase_status: str = "running",
+) -> Job:
+    """A job whose phases before ``phase`` completed and ``phase`` is in ``phase_status``."""
+    now = utcnow()
+    index = c.PHASES.index(phase)
+    phases = [
+        PhaseState(name=name, status="completed", started_at=now, finished_at=now)
+        if i < index
+        else PhaseState(name=name, status=phase_status, started_at=now)  # type: ignore[arg-type]
+        if i == index
+        else PhaseState(name=name)
+        for i, name in enumerate(c.PHASES)
+    ]
+    block = None
+    if status == "paused_for_upgrade":
+        block = BillingBlock(
+            feature_id=c.DOSSIER_RESEARCH,
+            phase=phase,
+            required=2,
+            available=0,
+            paused_at=now,
+            message="Workflow paused for billing: dossier_research needs 2 credit(s)",
+        )
+    return Job(
+        id=job_id,
+        customer_id="acme",
+        status=status,  # type: ignore[arg-type]
+        workflow_status="paused" if block else "running",
+        workflow_id=workflow_id,
+        request=JobRequest(query="dentists", location="Austin, TX", max_leads=5, max_dossiers=2),
+        phases=phases,
+        billing_block=block,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def same_state(before: Job, after: Job | None) -> bool:
+    """True when nothing but bookkeeping could have changed: the public fields are equal."""
+    assert after is not None
+    keep = {"version", "updated_at"}
+    return before.model_dump(exclude=keep) == after.model_dump(exclude=keep)

@@ -1,0 +1,157 @@
+"""What only the RabbitMQ broker has: durable topology, connection names, persistence, healing."""
+
+import asyncio
+import os
+import socket
+import uuid
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+from leadgen import constants as c
+from leadgen.broker.amqp import AmqpBroker
+from leadgen.broker.base import Delivery, Outbound
+from leadgen.errors import BrokerUnavailable
+from leadgen.topology import EXCHANGES, QUEUES
+from tests.services import free_port, management
+
+WAIT = 10.0
+
+
+def vhost_of(amqp_url: str) -> str:
+    """The URL-encoded virtual host of ``amqp_url``, as the management API wants it."""
+    return quote(urlsplit(amqp_url).path.lstrip("/"), safe="")
+
+
+async def api(method: str, path: str, body: object | None = None) -> Any:
+    """Call the management API without blocking the event loop (heartbeats keep flowing)."""
+    return await asyncio.to_thread(management, method, path, body)
+
+
+async def connection_named(name: str, timeout: float) -> dict[str, Any] | None:
+    """The management API's view of the connection called ``name``, polled (stats lag)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        for connection in await api("GET", "/connections"):
+            if connection.get("client_properties", {}).get("connection_name") == name:
+                return dict(connection)
+        if asyncio.get_running_loop().time() > deadline:
+            return None
+        await asyncio.sleep(0.2)
+
+
+def message(message_id: str = "m-1") -> Outbound:
+    """A small command-like message."""
+    return Outbound(body=b"{}", type="test.v1", message_id=message_id)
+
+
+async def test_queues_are_durable_and_dead_lettered_to_the_dlx(
+    amqp_broker: AmqpBroker, amqp_url: str
+) -> None:
+    """Every topology queue is durable; all but leadgen.dead dead-letter to leadgen.dlx."""
+    declared = {q["name"]: q for q in await api("GET", f"/queues/{vhost_of(amqp_url)}")}
+
+    for spec in QUEUES:
+        queue = declared[spec.name]
+        assert queue["durable"] is True, spec.name
+        expected = {"x-dead-letter-exchange": c.DEAD_LETTER_EXCHANGE} if spec.dead_letter else {}
+        assert queue["arguments"] == expected, spec.name
+    assert declared[c.DEAD_LETTER_QUEUE]["arguments"] == {}
+
+
+async def test_exchanges_are_durable_with_their_types_and_bindings(
+    amqp_broker: AmqpBroker, amqp_url: str
+) -> None:
+    """The four exchanges are durable with their types, and every topology binding exists."""
+    vhost = vhost_of(amqp_url)
+    declared = {e["name"]: e for e in await api("GET", f"/exchanges/{vhost}")}
+    for exchange in EXCHANGES:
+        assert declared[exchange.name]["type"] == exchange.type
+        assert declared[exchange.name]["durable"] is True
+
+    bindings = {
+        (b["source"], b["routing_key"], b["destination"])
+        for b in await api("GET", f"/bindings/{vhost}")
+        if b["destination_type"] == "queue"
+    }
+    for spec in QUEUES:
+        for exchange_name, routing_key in spec.bindings:
+            assert (exchange_name, routing_key, spec.name) in bindings
+
+
+async def test_connection_name_is_shown_by_the_management_api(amqp_url: str) -> None:
+    """The connection carries its name, so operators can tell workers apart."""
+    name = f"leadgen-test-{uuid.uuid4().hex[:8]}"
+    broker = AmqpBroker(amqp_url, connection_name=name)
+    await broker.connect()
+    try:
+        connection = await connection_named(name, timeout=WAIT)
+        assert connection is not None, "connection never listed"
+        assert connection["vhost"] == urlsplit(amqp_url).path.lstrip("/")
+    finally:
+        await broker.close()
+
+
+def test_default_connection_name_names_host_and_process() -> None:
+    """Without a name the connection is called leadgen@HOST:PID."""
+    broker = AmqpBroker("amqp://guest:guest@127.0.0.1/")
+    assert broker.connection_name == f"leadgen@{socket.gethostname()}:{os.getpid()}"
+
+
+async def test_published_message_is_persistent_with_leadgen_properties(
+    amqp_broker: AmqpBroker, amqp_url: str
+) -> None:
+    """A published message has delivery_mode 2, a JSON content type, app_id and a timestamp."""
+    await amqp_broker.publish("", c.AUDIT_QUEUE, message("persisted"))
+
+    peek = await api(
+        "POST",
+        f"/queues/{vhost_of(amqp_url)}/{quote(c.AUDIT_QUEUE, safe='')}/get",
+        {"count": 1, "ackmode": "ack_requeue_true", "encoding": "auto"},
+    )
+    properties = peek[0]["properties"]
+    assert properties["delivery_mode"] == 2
+    assert properties["content_type"] == "application/json"
+    assert properties["app_id"] == c.APP_ID
+    assert properties["timestamp"] > 0
+
+    delivery = await amqp_broker.get(c.AUDIT_QUEUE, timeout=WAIT)
+    assert delivery is not None
+    assert delivery.persistent is True
+    await delivery.ack()
+
+
+async def test_connect_to_a_closed_port_raises_broker_unavailable() -> None:
+    """The first connection fails fast with BrokerUnavailable instead of retrying forever."""
+    broker = AmqpBroker(f"amqp://guest:guest@127.0.0.1:{free_port()}/")
+    with pytest.raises(BrokerUnavailable):
+        await asyncio.wait_for(broker.connect(), timeout=WAIT)
+    assert await broker.is_ready() is False
+
+
+async def test_consumer_heals_after_the_connection_is_killed(amqp_url: str) -> None:
+    """After the server drops the connection, consumers come back and get the lost delivery."""
+    name = f"leadgen-test-{uuid.uuid4().hex[:8]}"
+    broker = AmqpBroker(amqp_url, connection_name=name)
+    await broker.connect()
+    try:
+        deliveries: asyncio.Queue[Delivery] = asyncio.Queue()
+        await broker.consume(c.SUPERVISOR_QUEUE, deliveries.put, prefetch=1)
+        await broker.publish(c.INTERNAL_EXCHANGE, c.SUPERVISOR_KEY, message("in-flight"))
+        first = await asyncio.wait_for(deliveries.get(), WAIT)
+        assert first.redelivered is False
+
+        connection = await connection_named(name, timeout=WAIT)
+        assert connection is not None, "connection never listed"
+        await api("DELETE", f"/connections/{quote(connection['name'], safe='')}")
+        with pytest.raises(BrokerUnavailable):
+            await first.ack()  # its channel died with the connection
+
+        # aio-pika reconnects after its reconnect interval (5 s) and restores the consumer.
+        again = await asyncio.wait_for(deliveries.get(), 30)
+        assert (again.message_id, again.redelivered) == ("in-flight", True)
+        await again.ack()
+        assert await broker.is_ready() is True
+    finally:
+        await broker.close()
