@@ -4,14 +4,16 @@ Bad arguments print one line on stderr and exit 2; so does any error leadgen can
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from leadgen.constants import FEATURES
-from leadgen.errors import LeadgenError
+from leadgen.errors import BrokerUnavailable, LeadgenError, StoreUnavailable
 from leadgen.log import configure_logging
 from leadgen.settings import Settings
 
@@ -136,10 +138,18 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except ValidationError as exc:
         parser.error(_first_error(exc))
     configure_logging(settings.log_format, settings.log_level)
+    if args.command != "worker":
+        # A client command reports a connection failure in its own one line.
+        for name in ("aio_pika", "aiormq"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     from leadgen.cli_commands import run_command
 
     try:
         code = asyncio.run(run_command(args, settings))
+    except StoreUnavailable as exc:
+        code = _fail(f"cannot reach MongoDB at {settings.mongodb_url} ({_short(exc)})")
+    except BrokerUnavailable as exc:
+        code = _fail(f"cannot reach RabbitMQ at {_redacted(settings.amqp_url)} ({_short(exc)})")
     except (LeadgenError, ValidationError, ValueError) as exc:
         message = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
         print(f"leadgen: error: {message}", file=sys.stderr)
@@ -147,6 +157,28 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)
+
+
+def _fail(message: str) -> int:
+    print(f"leadgen: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _short(exc: Exception) -> str:
+    """The first clause of a driver's error: enough to act on, short enough to read."""
+    text = str(exc)
+    for tail in (" (configured", ", Timeout:", "\n"):
+        text = text.split(tail)[0]
+    return text[:200]
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _first_error(exc: ValidationError) -> str:

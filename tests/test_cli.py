@@ -1,0 +1,204 @@
+"""The ``leadgen`` command line as people and scripts use it: a ``leadgen worker`` process
+on the real services, driven by ``start``/``resume``/``status``/``credits`` processes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import database_name
+
+LEADGEN = [sys.executable, "-m", "leadgen"]
+
+
+def leadgen(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run one ``leadgen`` command to completion."""
+    return subprocess.run(
+        [*LEADGEN, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["start", "--customer", "acme"],
+        ["start", "--customer", "acme", "--query", "x", "--max-leads", "many"],
+        ["start", "--customer", "acme", "--query", "x", "--max-leads", "0"],
+        ["credits", "grant", "acme", "gold", "3"],
+        ["credits", "grant", "acme", "lead_discovery", "-1"],
+        ["run", "--customer", "acme", "--query", "x", "--credits", "lead_discovery"],
+        ["status"],
+        ["worker", "--http-port", "http"],
+        ["fly"],
+    ],
+    ids=repr,
+)
+def test_bad_arguments_print_one_line_and_exit_2(args: list[str]) -> None:
+    """Bad arguments: one clear line on stderr, nothing on stdout, exit code 2."""
+    result = leadgen(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "error" in result.stderr
+
+
+def dossiers_shown(out: str) -> int:
+    """How many leads ``run`` printed with a dossier."""
+    return sum(line.lstrip().startswith("dossier: ") for line in out.splitlines())
+
+
+def test_run_completes_on_the_embedded_default() -> None:
+    """``leadgen run`` needs no services: it shows the phases, the leads and the dossiers."""
+    result = leadgen(
+        "run",
+        "--customer",
+        "demo",
+        "--query",
+        "dentists",
+        "--location",
+        "Austin, TX",
+        "--max-leads",
+        "6",
+        "--max-dossiers",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for phase in ("source", "enrich", "score", "queue_audits", "generate_dossier", "finalize"):
+        assert f"  {phase} " in out
+    assert ": completed (run 1;" in out
+    assert dossiers_shown(out) == 2
+
+
+def test_run_exits_3_when_credits_run_out() -> None:
+    """With fewer credits than the request needs, ``run`` stops paused and exits 3."""
+    result = leadgen(
+        "run",
+        "--customer",
+        "demo",
+        "--query",
+        "dentists",
+        "--max-dossiers",
+        "3",
+        "--credits",
+        "lead_discovery=1",
+        "--credits",
+        "dossier_research=1",
+    )
+    assert result.returncode == 3, result.stderr
+    assert "paused_for_upgrade" in result.stdout
+    assert "dossier_research needs 2, 0 available" in result.stdout
+    assert dossiers_shown(result.stdout) == 1
+
+
+@pytest.fixture
+def service_env(amqp_url: str, mongodb_url: str) -> Iterator[dict[str, str]]:
+    """Environment pointing every leadgen process at this test's vhost and database."""
+    env = {
+        **os.environ,
+        "LEADGEN_AMQP_URL": amqp_url,
+        "LEADGEN_MONGODB_URL": mongodb_url,
+        "LEADGEN_MONGODB_DB": database_name(),
+        "LEADGEN_HTTP_PORT": "0",
+        "LEADGEN_LOG_FORMAT": "json",
+    }
+    yield env
+
+
+@pytest.fixture
+def worker(service_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``leadgen worker`` process, stopped with SIGTERM after the test."""
+    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [*LEADGEN, "worker"], env=service_env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while b"worker_started" not in (tmp_path / "worker.log").read_bytes():
+        assert process.poll() is None, (tmp_path / "worker.log").read_text()
+        assert time.monotonic() < deadline, "worker did not start"
+        time.sleep(0.1)
+    yield process
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    log.close()
+
+
+def test_worker_and_commands_end_to_end(
+    worker: subprocess.Popen[bytes], service_env: dict[str, str], tmp_path: Path
+) -> None:
+    """start --follow pauses (3), status shows the block, a top-up and resume --follow
+    complete the job (0), and SIGTERM stops the worker cleanly (0)."""
+    env = service_env
+    assert leadgen("credits", "grant", "acme", "lead_discovery", "1", env=env).returncode == 0
+    started = leadgen(
+        "start",
+        "--customer",
+        "acme",
+        "--query",
+        "dentists",
+        "--location",
+        "Austin, TX",
+        "--max-leads",
+        "5",
+        "--max-dossiers",
+        "2",
+        "--job-id",
+        "cli-job",
+        "--follow",
+        env=env,
+    )
+    assert started.returncode == 3, started.stdout + started.stderr
+    assert "paused in generate_dossier" in started.stdout
+
+    status = leadgen("status", "cli-job", "--json", env=env)
+    assert status.returncode == 0
+    document = json.loads(status.stdout)
+    assert document["_id"] == "cli-job" and document["status"] == "paused_for_upgrade"
+    assert document["billing_block"]["feature_id"] == "dossier_research"
+
+    granted = leadgen(
+        "credits", "grant", "acme", "dossier_research", "2", "--no-auto-resume", env=env
+    )
+    assert granted.returncode == 0
+    deadline = time.monotonic() + 30
+    while "dossier_research        2" not in leadgen("credits", "show", "acme", env=env).stdout:
+        assert time.monotonic() < deadline, "the grant never landed"
+        time.sleep(0.2)
+    resumed = leadgen("resume", "cli-job", "--customer", "acme", "--follow", env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "completed (run 2;" in resumed.stdout
+
+    shown = leadgen("credits", "show", "acme", env=env)
+    assert shown.returncode == 0
+    assert "dossier_research" in shown.stdout and "lead_discovery" in shown.stdout
+    assert leadgen("status", "no-such-job", env=env).returncode == 2
+
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "worker.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    events = {line["event"] for line in lines}
+    assert {
+        "job_paused_for_billing",
+        "billing_pause_detected",
+        "on_complete_skipped_paused",
+        "job_resumed",
+        "job_completed",
+        "worker_stopped",
+    } <= events
+    paused = next(line for line in lines if line["event"] == "job_paused_for_billing")
+    assert paused["job_id"] == "cli-job" and paused["customer_id"] == "acme"
+    assert paused["timestamp"].endswith("Z") and paused["level"] == "warning"
