@@ -1,0 +1,224 @@
+"""The in-process store: the embedded default of ``leadgen run`` and of the fast test tier.
+
+It keeps the same contract as ``MongoStore``. State lives in dicts of plain documents shaped as
+MongoDB would keep them (lists for tuples, UTC datetimes at millisecond precision), and every
+read returns a fresh model, so callers can never change stored state by mutating a result.
+No method awaits between its check and its write, which makes each one atomic under asyncio."""
+
+import copy
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from leadgen.store.base import Guard
+from leadgen.store.models import Job, Lead, LedgerEntry, Movement, utcnow
+
+# Fields the stores maintain themselves (or identify documents by); never set by callers.
+JOB_RESERVED = frozenset({"_id", "id", "version", "updated_at"})
+LEAD_RESERVED = frozenset({"_id", "job_id", "lead_id"})
+
+
+def check_fields(fields: Mapping[str, Any], reserved: Collection[str]) -> None:
+    """Refuse names that are reserved or not top-level, so both stores reject the same updates.
+
+    MongoDB would read ``a.b`` as a path and ``$x`` as an operator, where a dict would not."""
+    bad = [k for k in fields if k in reserved or "." in k or k.startswith("$")]
+    if bad:
+        raise ValueError(f"cannot set fields {bad}")
+
+
+def plain(value: Any) -> Any:
+    """A deep copy of ``value`` as MongoDB would store and return it; TypeError if it can't."""
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("documents have string keys only")
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        # BSON keeps milliseconds and reads a naive datetime as UTC.
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return value
+    raise TypeError(f"cannot store a value of type {type(value).__name__}")
+
+
+class MemoryStore:
+    """Jobs, leads and credits in process memory; gone when the process ends."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._leads: dict[tuple[str, str], dict[str, Any]] = {}
+        self._balances: dict[str, dict[str, int]] = {}
+        self._ledger: dict[str, LedgerEntry] = {}
+
+    async def open(self) -> None:
+        """Nothing to connect to."""
+
+    async def close(self) -> None:
+        """Nothing to release; the data stays until ``drop``."""
+
+    async def ping(self) -> bool:
+        """Always answers."""
+        return True
+
+    async def drop(self) -> None:
+        """Forget everything."""
+        self._jobs.clear()
+        self._leads.clear()
+        self._balances.clear()
+        self._ledger.clear()
+
+    # -- jobs ---------------------------------------------------------------------------
+    async def insert_job(self, job: Job) -> bool:
+        """Insert ``job``; False (and nothing changes) when its ``_id`` already exists."""
+        if job.id in self._jobs:
+            return False
+        self._jobs[job.id] = plain(job.document())
+        return True
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job, or None."""
+        doc = self._jobs.get(job_id)
+        return None if doc is None else Job.model_validate(copy.deepcopy(doc))
+
+    async def update_job(
+        self,
+        job_id: str,
+        guard: Guard,
+        fields: Mapping[str, Any],
+        *,
+        inc_runs: bool = False,
+        add_command: str | None = None,
+    ) -> Job | None:
+        """Set top-level ``fields`` if ``guard`` admits the job; return the job after, or None."""
+        check_fields(fields, job_reserved(inc_runs=inc_runs, add_command=add_command))
+        doc = self._jobs.get(job_id)
+        if doc is None or not guard.admits(Job.model_validate(copy.deepcopy(doc))):
+            return None
+        after = {**copy.deepcopy(doc), **plain(fields)}
+        after["updated_at"] = utcnow()
+        after["version"] = doc["version"] + 1
+        if inc_runs:
+            after["runs"] = doc["runs"] + 1
+        if add_command is not None:
+            after["command_ids"].append(add_command)
+        job = Job.model_validate(copy.deepcopy(after))  # refuse a document that would not read
+        self._jobs[job_id] = after
+        return job
+
+    async def paused_jobs(self, customer_id: str, feature_id: str) -> list[Job]:
+        """The customer's jobs paused for lack of credits of ``feature_id``, oldest first."""
+        docs = [
+            d
+            for d in self._jobs.values()
+            if d["customer_id"] == customer_id
+            and d["status"] == "paused_for_upgrade"
+            and (d["billing_block"] or {}).get("feature_id") == feature_id
+        ]
+        docs.sort(key=lambda d: (d["created_at"], d["_id"]))
+        return [Job.model_validate(copy.deepcopy(d)) for d in docs]
+
+    # -- leads --------------------------------------------------------------------------
+    async def add_leads(self, leads: Sequence[Lead]) -> None:
+        """Insert leads that are not stored yet (by ``job_id`` and ``lead_id``); keep the rest."""
+        for lead in leads:
+            self._leads.setdefault((lead.job_id, lead.lead_id), plain(lead.model_dump()))
+
+    async def leads(self, job_id: str, *, include_duplicates: bool = False) -> list[Lead]:
+        """The job's leads ordered by ``source_rank`` then ``lead_id``."""
+        docs = [
+            d
+            for (j, _), d in self._leads.items()
+            if j == job_id and (include_duplicates or d["duplicate_of"] is None)
+        ]
+        docs.sort(key=lambda d: (d["source_rank"], d["lead_id"]))
+        return [Lead.model_validate(copy.deepcopy(d)) for d in docs]
+
+    async def update_leads(self, job_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set fields on several leads; a lead that is not stored is left alone."""
+        for fields in changes.values():
+            check_fields(fields, LEAD_RESERVED)
+        for lead_id, fields in changes.items():
+            doc = self._leads.get((job_id, lead_id))
+            if doc is not None:
+                doc.update(plain(fields))
+
+    async def record_audit(
+        self,
+        job_id: str,
+        lead_id: str,
+        *,
+        dossier: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Store the dossier or the error of a lead that has neither yet; False otherwise."""
+        field, value = audit_field(dossier, error)
+        doc = self._leads.get((job_id, lead_id))
+        if doc is None or doc["dossier"] is not None or doc["dossier_error"] is not None:
+            return False
+        doc[field] = plain(value)
+        return True
+
+    # -- credits ------------------------------------------------------------------------
+    async def move_credits(
+        self,
+        customer_id: str,
+        feature_id: str,
+        delta: int,
+        key: str,
+        *,
+        job_id: str | None = None,
+        lead_id: str | None = None,
+    ) -> Movement:
+        """Add ``delta`` to a balance at most once per ``key``, never below zero."""
+        balances = self._balances.setdefault(customer_id, {})
+        current = balances.get(feature_id, 0)
+        if key in self._ledger:
+            return Movement(applied=False, already=True, balance=current)
+        if current + delta < 0:
+            return Movement(applied=False, already=False, balance=current)
+        balances[feature_id] = current + delta
+        self._ledger[key] = LedgerEntry(
+            key=key,
+            customer_id=customer_id,
+            feature_id=feature_id,
+            delta=delta,
+            job_id=job_id,
+            lead_id=lead_id,
+            at=utcnow(),
+        )
+        return Movement(applied=True, already=False, balance=current + delta)
+
+    async def balances(self, customer_id: str) -> dict[str, int]:
+        """The customer's balances by feature; empty for an unknown customer."""
+        return dict(self._balances.get(customer_id, {}))
+
+    async def has_movement(self, key: str) -> bool:
+        """True when a movement with ``key`` was applied."""
+        return key in self._ledger
+
+    async def ledger(self, job_id: str) -> list[LedgerEntry]:
+        """Every credit movement recorded for a job, oldest first."""
+        entries = [e for e in self._ledger.values() if e.job_id == job_id]
+        return sorted(entries, key=lambda e: (e.at, e.key))
+
+
+def job_reserved(*, inc_runs: bool, add_command: str | None) -> frozenset[str]:
+    """The job fields ``update_job`` may not set, given what else the update changes."""
+    extra = {"runs"} if inc_runs else set()
+    if add_command is not None:
+        extra.add("command_ids")
+    return JOB_RESERVED | extra
+
+
+def audit_field(
+    dossier: Mapping[str, Any] | None, error: Mapping[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """Which lead field ``record_audit`` sets, and to what; exactly one must be given."""
+    if dossier is not None and error is None:
+        return "dossier", dict(dossier)
+    if error is not None and dossier is None:
+        return "dossier_error", dict(error)
+    raise ValueError("record_audit takes exactly one of dossier and error")

@@ -1,0 +1,362 @@
+"""The MongoDB store: ``MongoStore``, on PyMongo's async API.
+
+Every write is one single-document atomic operation with its guard in the filter, backed by
+unique indexes; there are no multi-document transactions, so it runs on a standalone ``mongod``
+as well as on a replica set (architecture.md, "MongoDB usage"). PyMongo's connection errors
+are translated into ``StoreUnavailable`` here and never reach the actors."""
+
+import functools
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import asdict, dataclass
+from datetime import UTC
+from typing import Any, ParamSpec, TypeVar
+
+from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
+
+from leadgen.errors import StoreUnavailable
+from leadgen.store.base import Guard
+from leadgen.store.memory import LEAD_RESERVED, audit_field, check_fields, job_reserved
+from leadgen.store.models import Job, Lead, LedgerEntry, Movement, utcnow
+
+Doc = dict[str, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DUPLICATE_KEY = 11000
+# Each failed attempt means another movement of the same customer completed meanwhile.
+MAX_CREDIT_ATTEMPTS = 100
+AFTER = ReturnDocument.AFTER
+
+
+def _edge(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Raise ``StoreUnavailable`` instead of PyMongo's connection and timeout errors."""
+
+    @functools.wraps(method)
+    async def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except ConnectionFailure as e:  # also NetworkTimeout, AutoReconnect, server selection
+            raise StoreUnavailable(str(e)) from None
+
+    return translated
+
+
+class MongoStore:
+    """Jobs, leads and credits in the MongoDB database ``database`` at ``url``."""
+
+    def __init__(self, url: str, database: str, *, server_selection_timeout_ms: int = 5000) -> None:
+        self._url = url
+        self._name = database
+        self._timeout_ms = server_selection_timeout_ms
+        self._client: AsyncMongoClient[Doc] | None = None
+
+    def _database(self) -> AsyncDatabase[Doc]:
+        if self._client is None:
+            raise StoreUnavailable("MongoStore is not open")
+        return self._client[self._name]
+
+    def _collection(self, name: str) -> AsyncCollection[Doc]:
+        return self._database()[name]
+
+    @property
+    def _jobs(self) -> AsyncCollection[Doc]:
+        return self._collection("jobs")
+
+    @property
+    def _leads(self) -> AsyncCollection[Doc]:
+        return self._collection("leads")
+
+    @property
+    def _credits(self) -> AsyncCollection[Doc]:
+        return self._collection("credits")
+
+    @property
+    def _ledger(self) -> AsyncCollection[Doc]:
+        return self._collection("credit_ledger")
+
+    @_edge
+    async def open(self) -> None:
+        """Connect and create indexes (idempotently)."""
+        if self._client is None:
+            self._client = AsyncMongoClient(
+                self._url, serverSelectionTimeoutMS=self._timeout_ms, tz_aware=True, tzinfo=UTC
+            )
+        await self._leads.create_index([("job_id", 1), ("lead_id", 1)], unique=True)
+        await self._jobs.create_index(
+            [("customer_id", 1), ("status", 1), ("billing_block.feature_id", 1), ("created_at", 1)]
+        )
+        await self._ledger.create_index([("job_id", 1), ("at", 1)])
+        await self._credits.create_index("pending")  # has_movement of an unrecorded movement
+
+    async def close(self) -> None:
+        """Release connections."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    async def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            await self._database().command("ping")
+        except (ConnectionFailure, StoreUnavailable):
+            return False
+        return True
+
+    @_edge
+    async def drop(self) -> None:
+        """Drop the whole database."""
+        await self._database().client.drop_database(self._name)
+
+    # -- jobs ---------------------------------------------------------------------------
+    @_edge
+    async def insert_job(self, job: Job) -> bool:
+        """Insert ``job``; False (and nothing changes) when its ``_id`` already exists."""
+        try:
+            await self._jobs.insert_one(job.document())
+        except DuplicateKeyError:
+            return False
+        return True
+
+    @_edge
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job, or None."""
+        doc = await self._jobs.find_one({"_id": job_id})
+        return None if doc is None else Job.model_validate(doc)
+
+    @_edge
+    async def update_job(
+        self,
+        job_id: str,
+        guard: Guard,
+        fields: Mapping[str, Any],
+        *,
+        inc_runs: bool = False,
+        add_command: str | None = None,
+    ) -> Job | None:
+        """Set top-level ``fields`` if ``guard`` admits the job; return the job after, or None."""
+        check_fields(fields, job_reserved(inc_runs=inc_runs, add_command=add_command))
+        update: Doc = {
+            "$set": {**fields, "updated_at": utcnow()},
+            "$inc": {"version": 1, "runs": 1} if inc_runs else {"version": 1},
+        }
+        if add_command is not None:
+            update["$push"] = {"command_ids": add_command}
+        doc = await self._jobs.find_one_and_update(
+            _job_filter(job_id, guard), update, return_document=AFTER
+        )
+        return None if doc is None else Job.model_validate(doc)
+
+    @_edge
+    async def paused_jobs(self, customer_id: str, feature_id: str) -> list[Job]:
+        """The customer's jobs paused for lack of credits of ``feature_id``, oldest first."""
+        query = {
+            "customer_id": customer_id,
+            "status": "paused_for_upgrade",
+            "billing_block.feature_id": feature_id,
+        }
+        cursor = self._jobs.find(query, sort=[("created_at", 1), ("_id", 1)])
+        return [Job.model_validate(doc) async for doc in cursor]
+
+    # -- leads --------------------------------------------------------------------------
+    @_edge
+    async def add_leads(self, leads: Sequence[Lead]) -> None:
+        """Insert leads that are not stored yet (by ``job_id`` and ``lead_id``); keep the rest."""
+        if not leads:
+            return
+        ops = [
+            UpdateOne(
+                {"job_id": lead.job_id, "lead_id": lead.lead_id},
+                {"$setOnInsert": lead.model_dump(exclude={"job_id", "lead_id"})},
+                upsert=True,
+            )
+            for lead in leads
+        ]
+        try:
+            await self._leads.bulk_write(ops, ordered=False)
+        except BulkWriteError as e:
+            # Concurrent upserts of one lead: the loser hits the unique index, the lead is stored.
+            errors = e.details.get("writeErrors", [])
+            if e.details.get("writeConcernErrors") or any(
+                err.get("code") != DUPLICATE_KEY for err in errors
+            ):
+                raise
+
+    @_edge
+    async def leads(self, job_id: str, *, include_duplicates: bool = False) -> list[Lead]:
+        """The job's leads ordered by ``source_rank`` then ``lead_id``."""
+        query: Doc = {"job_id": job_id}
+        if not include_duplicates:
+            query["duplicate_of"] = None
+        cursor = self._leads.find(query, {"_id": False}, sort=[("source_rank", 1), ("lead_id", 1)])
+        return [Lead.model_validate(doc) async for doc in cursor]
+
+    @_edge
+    async def update_leads(self, job_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set fields on several leads; a lead that is not stored is left alone."""
+        for fields in changes.values():
+            check_fields(fields, LEAD_RESERVED)
+        ops = [
+            UpdateOne({"job_id": job_id, "lead_id": lead_id}, {"$set": dict(fields)})
+            for lead_id, fields in changes.items()
+            if fields
+        ]
+        if ops:
+            await self._leads.bulk_write(ops)
+
+    @_edge
+    async def record_audit(
+        self,
+        job_id: str,
+        lead_id: str,
+        *,
+        dossier: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Store the dossier or the error of a lead that has neither yet; False otherwise."""
+        field, value = audit_field(dossier, error)
+        result = await self._leads.update_one(
+            {"job_id": job_id, "lead_id": lead_id, "dossier": None, "dossier_error": None},
+            {"$set": {field: value}},
+        )
+        return result.modified_count == 1
+
+    # -- credits ------------------------------------------------------------------------
+    @_edge
+    async def move_credits(
+        self,
+        customer_id: str,
+        feature_id: str,
+        delta: int,
+        key: str,
+        *,
+        job_id: str | None = None,
+        lead_id: str | None = None,
+    ) -> Movement:
+        """Add ``delta`` to a balance at most once per ``key``, never below zero.
+
+        Without transactions: the credits document marks the key ``pending`` in the same
+        update that moves the balance, the ledger entry follows, then the mark is removed.
+        Removing a mark bumps the document's ``seq``; a balance update applies only if
+        ``seq`` is unchanged since the ledger was found without the key, so a call that
+        checked the ledger before another call with the same key finished cannot apply it
+        a second time; it starts over instead (invariant 5)."""
+        move = _Move(customer_id, feature_id, delta, key, job_id, lead_id)
+        for _ in range(MAX_CREDIT_ATTEMPTS):
+            movement = await self._try_move(move)
+            if movement is not None:
+                return movement
+        raise StoreUnavailable(f"credits of {customer_id} too busy to move {key}")
+
+    async def _try_move(self, move: "_Move") -> Movement | None:
+        """One attempt of ``move_credits``; None when it must start over."""
+        # Read seq before the ledger: a key finished after this read changes seq.
+        seq = (await self._credits_doc(move.customer_id)).get("seq")
+        if await self._recorded(move.key):
+            return await self._finish(move, applied=False, record=False)
+        balance = f"balances.{move.feature_id}"
+        query: Doc = {"_id": move.customer_id, "seq": seq, "pending": {"$ne": move.key}}
+        if move.delta < 0:
+            query[balance] = {"$gte": -move.delta}
+        update = {"$inc": {balance: move.delta}, "$push": {"pending": move.key}}
+        if await self._credits.find_one_and_update(query, update) is not None:
+            return await self._finish(move, applied=True, record=True)
+        now = await self._credits.find_one({"_id": move.customer_id}) or {}
+        if move.key in now.get("pending", []):
+            # An earlier call moved the credits and stopped before recording them.
+            return await self._finish(move, applied=False, record=True)
+        available = _balance(now, move.feature_id)
+        if now.get("seq") == seq and available + move.delta < 0:
+            return Movement(applied=False, already=False, balance=available)
+        return None
+
+    async def _credits_doc(self, customer_id: str) -> Doc:
+        """The customer's credits document, created empty when missing."""
+        doc = await self._credits.find_one({"_id": customer_id})
+        if doc is not None:
+            return doc
+        with suppress(DuplicateKeyError):  # a concurrent call created it
+            await self._credits.update_one(
+                {"_id": customer_id},
+                {"$setOnInsert": {"balances": {}, "pending": [], "seq": 0}},
+                upsert=True,
+            )
+        return await self._credits.find_one({"_id": customer_id}) or {}
+
+    async def _finish(self, move: "_Move", *, applied: bool, record: bool) -> Movement:
+        """Record ``move`` in the ledger (when ``record``) and clear its pending mark."""
+        if record:
+            with suppress(DuplicateKeyError):  # a concurrent call recorded this same movement
+                await self._ledger.insert_one(move.ledger_document())
+        doc = await self._credits.find_one_and_update(
+            {"_id": move.customer_id, "pending": move.key},
+            {"$pull": {"pending": move.key}, "$inc": {"seq": 1}},
+            return_document=AFTER,
+        )
+        if doc is None:
+            doc = await self._credits.find_one({"_id": move.customer_id}) or {}
+        balance = _balance(doc, move.feature_id)
+        return Movement(applied=applied, already=not applied, balance=balance)
+
+    @_edge
+    async def balances(self, customer_id: str) -> dict[str, int]:
+        """The customer's balances by feature; empty for an unknown customer."""
+        doc = await self._credits.find_one({"_id": customer_id}, {"balances": True})
+        return dict(doc.get("balances", {})) if doc is not None else {}
+
+    @_edge
+    async def has_movement(self, key: str) -> bool:
+        """True when a movement with ``key`` was applied, even if not recorded yet."""
+        if await self._recorded(key):
+            return True
+        return await self._credits.find_one({"pending": key}, {"_id": True}) is not None
+
+    async def _recorded(self, key: str) -> bool:
+        """True when the ledger holds ``key``."""
+        return await self._ledger.find_one({"_id": key}, {"_id": True}) is not None
+
+    @_edge
+    async def ledger(self, job_id: str) -> list[LedgerEntry]:
+        """Every credit movement recorded for a job, oldest first."""
+        cursor = self._ledger.find({"job_id": job_id}, sort=[("at", 1), ("_id", 1)])
+        return [LedgerEntry.model_validate({**doc, "key": doc["_id"]}) async for doc in cursor]
+
+
+@dataclass(frozen=True)
+class _Move:
+    """The arguments of one ``move_credits`` call."""
+
+    customer_id: str
+    feature_id: str
+    delta: int
+    key: str
+    job_id: str | None
+    lead_id: str | None
+
+    def ledger_document(self) -> Doc:
+        """The ledger entry of this movement, keyed by its idempotency key."""
+        doc = asdict(self)
+        doc["_id"] = doc.pop("key")
+        return {**doc, "at": utcnow()}
+
+
+def _job_filter(job_id: str, guard: Guard) -> Doc:
+    """The filter that matches job ``job_id`` only while ``guard`` admits it."""
+    statuses, command = guard.statuses, guard.without_command
+    conditions = {
+        "workflow_id": guard.workflow_id,
+        "status": None if statuses is None else {"$in": list(statuses)},
+        "version": guard.version,
+        "run_ended": guard.run_ended,
+        "customer_id": guard.customer_id,
+        "command_ids": None if command is None else {"$ne": command},
+    }
+    return {"_id": job_id, **{k: v for k, v in conditions.items() if v is not None}}
+
+
+def _balance(doc: Mapping[str, Any], feature_id: str) -> int:
+    """The balance of ``feature_id`` in a credits document; a missing one is 0."""
+    return int(doc.get("balances", {}).get(feature_id, 0))
