@@ -54,7 +54,7 @@ class GrantCredits(_Command):
     type: Literal["leadgen.credits.grant.v1"] = "leadgen.credits.grant.v1"
     customer_id: Id
     feature_id: FeatureId
-    amount: Annotated[int, Field(gt=0, le=1_000_000)]
+    amount: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]  # money: no coercion
     grant_id: Id
     auto_resume: bool = True
 
