@@ -84,7 +84,8 @@ class Runner:
 
     async def retry(self, delivery: Delivery, queue: str, exc: Exception) -> None:
         """Publish the message again with one more attempt counted, or dead-letter it."""
-        attempts = int(delivery.headers.get(c.ATTEMPTS_HEADER, 1))
+        counted = delivery.headers.get(c.ATTEMPTS_HEADER, 1)
+        attempts = counted if isinstance(counted, int) else 1
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         if attempts >= self.max_attempts:
             log.error("message_failed", attempts=attempts, reason=reason, exc_info=exc)

@@ -26,7 +26,8 @@ BAD = [
     ),
     (
         c.GRANT_KEY,
-        b'{"type": "leadgen.credits.grant.v1", "customer_id": "a", "feature_id": "gold", "amount": 1, "grant_id": "g"}',
+        b'{"type": "leadgen.credits.grant.v1", "customer_id": "a", "feature_id": "gold", '
+        b'"amount": 1, "grant_id": "g"}',
         "feature_id",
     ),
     (

@@ -80,6 +80,10 @@ class PhaseActor(Actor[PhaseTask]):
         if job.status != "running":
             await self.skip_not_running(job)
             return
+        if job.phase(self.phase).status != "running":
+            # A duplicate of a task whose phase already ended: its outcome was reported.
+            log.info("phase_skipped", phase_status=job.phase(self.phase).status)
+            return
         try:
             detail = await self.run(job)
         except (StoreUnavailable, BrokerUnavailable, Superseded):
