@@ -6,25 +6,13 @@ read returns a fresh model, so callers can never change stored state by mutating
 No method awaits between its check and its write, which makes each one atomic under asyncio."""
 
 import copy
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from leadgen.store.base import Guard
+from leadgen.store.fields import LEAD_RESERVED, audit_field, check_fields, job_reserved
 from leadgen.store.models import Job, Lead, LedgerEntry, Movement, utcnow
-
-# Fields the stores maintain themselves (or identify documents by); never set by callers.
-JOB_RESERVED = frozenset({"_id", "id", "version", "updated_at"})
-LEAD_RESERVED = frozenset({"_id", "job_id", "lead_id"})
-
-
-def check_fields(fields: Mapping[str, Any], reserved: Collection[str]) -> None:
-    """Refuse names that are reserved or not top-level, so both stores reject the same updates.
-
-    MongoDB would read ``a.b`` as a path and ``$x`` as an operator, where a dict would not."""
-    bad = [k for k in fields if k in reserved or "." in k or k.startswith("$")]
-    if bad:
-        raise ValueError(f"cannot set fields {bad}")
 
 
 def plain(value: Any) -> Any:
@@ -203,22 +191,3 @@ class MemoryStore:
         """Every credit movement recorded for a job, oldest first."""
         entries = [e for e in self._ledger.values() if e.job_id == job_id]
         return sorted(entries, key=lambda e: (e.at, e.key))
-
-
-def job_reserved(*, inc_runs: bool, add_command: str | None) -> frozenset[str]:
-    """The job fields ``update_job`` may not set, given what else the update changes."""
-    extra = {"runs"} if inc_runs else set()
-    if add_command is not None:
-        extra.add("command_ids")
-    return JOB_RESERVED | extra
-
-
-def audit_field(
-    dossier: Mapping[str, Any] | None, error: Mapping[str, Any] | None
-) -> tuple[str, dict[str, Any]]:
-    """Which lead field ``record_audit`` sets, and to what; exactly one must be given."""
-    if dossier is not None and error is None:
-        return "dossier", dict(dossier)
-    if error is not None and dossier is None:
-        return "dossier_error", dict(error)
-    raise ValueError("record_audit takes exactly one of dossier and error")

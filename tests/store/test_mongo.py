@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from leadgen.errors import StoreUnavailable
 from leadgen.store.models import Movement, utcnow
 from leadgen.store.mongo import MongoStore
+from leadgen.store.mongo_credits import MongoCredits
 from tests.services import database_name, free_port
 
 pytestmark = pytest.mark.mongo
@@ -99,15 +100,15 @@ async def test_recovers_a_crash_after_the_ledger_entry(
 
 
 def interleave(
-    store: MongoStore,
+    book: MongoCredits,
     monkeypatch: pytest.MonkeyPatch,
     step: str,
     other: Callable[[], Awaitable[Movement]],
     *,
     before: bool = False,
 ) -> list[Movement]:
-    """Run ``other`` to its end just before or after the first ``store.<step>``; keep its result."""
-    original = getattr(store, step)
+    """Run ``other`` to its end just before or after the first ``book.<step>``; keep its result."""
+    original = getattr(book, step)
     started: list[bool] = []
     results: list[Movement] = []
 
@@ -121,7 +122,7 @@ def interleave(
             results.append(await other())
         return result
 
-    monkeypatch.setattr(store, step, interleaved)
+    monkeypatch.setattr(book, step, interleaved)
     return results
 
 
@@ -134,7 +135,7 @@ async def test_a_stale_ledger_check_does_not_move_twice(
     def charge() -> Awaitable[Movement]:
         return store.move_credits("c1", FEATURE, -1, "charge-1")
 
-    other = interleave(store, monkeypatch, "_recorded", charge)
+    other = interleave(store.credit_book, monkeypatch, "_recorded", charge)
     first = await charge()
     assert [m.applied for m in other] == [True]
     assert (first.applied, first.already) == (False, True)
@@ -150,7 +151,7 @@ async def test_a_call_recording_anothers_movement_does_not_move_twice(
     def charge() -> Awaitable[Movement]:
         return store.move_credits("c1", FEATURE, -1, "charge-1", job_id="j1")
 
-    other = interleave(store, monkeypatch, "_finish", charge, before=True)
+    other = interleave(store.credit_book, monkeypatch, "_finish", charge, before=True)
     first = await charge()
     assert [m.already for m in other] == [True]
     assert (first.applied, first.balance) == (True, 2)
