@@ -97,7 +97,7 @@ class AuditActor(Actor[AuditTask]):
             # Not paid for and the run is paused, superseded or over: do not start it.
             log.info("audit_skipped", lead_id=message.lead_id, status=job.status)
             return
-        lead = next((ld for ld in await store.leads(job.id) if ld.lead_id == message.lead_id), None)
+        lead = await store.get_lead(job.id, message.lead_id)
         if lead is None:
             log.warning("audit_lead_missing", lead_id=message.lead_id)
             return
@@ -124,9 +124,11 @@ class AuditActor(Actor[AuditTask]):
                 await store.record_audit(job.id, lead.lead_id, error=error.model_dump())
             else:
                 await store.record_audit(job.id, lead.lead_id, dossier=dossier)
-        stored = next(ld for ld in await store.leads(job.id) if ld.lead_id == lead.lead_id)
-        if stored.dossier_error is not None and await store.has_movement(
-            charge_key(job.id, lead.lead_id)
+        stored = await store.get_lead(job.id, lead.lead_id)
+        if (
+            stored
+            and stored.dossier_error is not None
+            and await store.has_movement(charge_key(job.id, lead.lead_id))
         ):
             # Credits spent equal dossiers delivered: a failed audit is refunded, once.
             await store.move_credits(

@@ -77,6 +77,9 @@ class Store(Protocol):
     async def leads(self, job_id: str, *, include_duplicates: bool = False) -> list[Lead]:
         """The job's leads ordered by ``source_rank`` then ``lead_id``."""
 
+    async def get_lead(self, job_id: str, lead_id: str) -> Lead | None:
+        """One lead of a job (duplicates included), or None."""
+
     async def update_leads(self, job_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
         """Set fields on several leads: ``changes[lead_id]`` holds the fields of one lead."""
 

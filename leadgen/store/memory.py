@@ -124,6 +124,11 @@ class MemoryStore:
         docs.sort(key=lambda d: (d["source_rank"], d["lead_id"]))
         return [Lead.model_validate(copy.deepcopy(d)) for d in docs]
 
+    async def get_lead(self, job_id: str, lead_id: str) -> Lead | None:
+        """One lead of a job (duplicates included), or None."""
+        doc = self._leads.get((job_id, lead_id))
+        return None if doc is None else Lead.model_validate(copy.deepcopy(doc))
+
     async def update_leads(self, job_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
         """Set fields on several leads; a lead that is not stored is left alone."""
         for fields in changes.values():

@@ -193,6 +193,12 @@ class MongoStore:
         return [Lead.model_validate(doc) async for doc in cursor]
 
     @_edge
+    async def get_lead(self, job_id: str, lead_id: str) -> Lead | None:
+        """One lead of a job (duplicates included), or None."""
+        doc = await self._leads.find_one({"job_id": job_id, "lead_id": lead_id}, {"_id": False})
+        return None if doc is None else Lead.model_validate(doc)
+
+    @_edge
     async def update_leads(self, job_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
         """Set fields on several leads; a lead that is not stored is left alone."""
         for fields in changes.values():

@@ -212,6 +212,17 @@ async def test_leads_ordered_by_rank_and_duplicates_hidden(store: Store) -> None
     assert await store.leads("nope") == []
 
 
+async def test_get_lead_finds_one_lead_of_one_job(store: Store) -> None:
+    """``get_lead`` returns the lead of that job, duplicates included, or None."""
+    await store.add_leads(
+        [make_lead("a"), make_lead("d", duplicate_of="a"), make_lead("a", job_id="job-2")]
+    )
+    assert await store.get_lead("job-1", "a") == make_lead("a")
+    assert await store.get_lead("job-1", "d") == make_lead("d", duplicate_of="a")
+    assert await store.get_lead("job-1", "x") is None
+    assert await store.get_lead("job-3", "a") is None
+
+
 async def test_update_leads_sets_fields_of_each_lead(store: Store) -> None:
     """Each lead gets its own fields; leads not named, and unknown leads, are left alone."""
     await store.add_leads([make_lead("a"), make_lead("b"), make_lead("c")])
