@@ -1,4 +1,4 @@
-# The leadgen worker: every actor against RabbitMQ and MongoDB, health and metrics on :8080.
+# The leadgen worker: every actor against RabbitMQ and MongoDB (port 8080: health and metrics).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -64,10 +64,11 @@ async def start_job(
         updated_at=now,
     )
     if not await services.store.insert_job(job):
-        existing = await services.store.get_job(job.id)
-        assert existing is not None
-        same_command = message_id is not None and message_id in existing.command_ids
-        if not (same_command and redelivered and existing.runs == 1):
+        existing = await services.store.get_job(job.id) or job
+        # Only a redelivery of the very start that created the job sends its follow-ups
+        # again: the first delivery may have stopped between its insert and its publish.
+        replay = redelivered and message_id in existing.command_ids and existing.runs == 1
+        if not replay:
             log.info("start_ignored_existing_job", job_id=job.id)
             return existing
         job = existing
