@@ -27,3 +27,5 @@ class Settings(BaseSettings):
     prefetch: int = Field(default=16, ge=1, le=1000)
     audit_concurrency: int = Field(default=4, ge=1, le=100)
     max_attempts: int = Field(default=5, ge=1, le=100)
+    queue_type: Literal["classic", "quorum"] = "classic"
+    delivery_limit: int = Field(default=20, ge=1, le=1000)
