@@ -31,7 +31,8 @@ class StoreUnavailable(LeadgenError):
 
 
 class BrokerUnavailable(LeadgenError):
-    """Raised when the broker cannot be reached or refuses a publish."""
+    """Raised when the broker cannot be reached, refuses an operation, or a delivery can no
+    longer be settled (already settled, or its connection closed)."""
 
 
 class Superseded(LeadgenError):

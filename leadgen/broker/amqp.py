@@ -2,15 +2,16 @@
 
 One channel with publisher confirms publishes and declares the topology (topology.py); every
 consumer gets a channel of its own, so its prefetch bounds only its own deliveries and
-cancelling it leaves its unsettled deliveries settle-able. aio-pika and aiormq errors are
-translated to ``BrokerUnavailable`` here and never leak into the actors."""
+cancelling it leaves its unsettled deliveries settle-able. Deliveries are ``AmqpDelivery``
+(broker/amqp_delivery.py); aio-pika and aiormq errors become ``BrokerUnavailable``
+(broker/amqp_errors.py) and never leak into the actors."""
 
 import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -25,89 +26,30 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
-from leadgen import constants as c
-from leadgen.broker.base import Handler, HeaderValue, Outbound
+from leadgen.broker.amqp_delivery import AmqpDelivery
+from leadgen.broker.amqp_errors import LIBRARY_ERRORS, TIMEOUT, translated
+from leadgen.broker.amqp_queue import QueueDeclaration
+from leadgen.broker.base import Handler, Outbound
+from leadgen.broker.headers import to_field_table
 from leadgen.errors import BrokerUnavailable
 from leadgen.topology import EXCHANGES, QUEUES
 
+__all__ = ["TIMEOUT", "AmqpBroker", "AmqpDelivery"]
+
 log = structlog.get_logger(__name__)
 
-# Bounds every wait on the broker (connect, RPCs, confirms) so an outage surfaces as an error.
-TIMEOUT = 10.0
+# How often a wait for a reopened channel or for a message (get) looks again.
 _POLL = 0.05
-_ERRORS = (*CONNECTION_EXCEPTIONS, asyncio.TimeoutError)
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """Turn library errors into ``BrokerUnavailable`` at the edge of the adapter."""
-    try:
-        yield
-    except _ERRORS as e:
-        raise BrokerUnavailable(str(e) or type(e).__name__) from None
-
-
-class AmqpDelivery:
-    """A message received from RabbitMQ, settled with ack or requeue."""
-
-    def __init__(self, message: AbstractIncomingMessage) -> None:
-        self._message = message
-        self.body = message.body
-        self.exchange = message.exchange or ""
-        self.routing_key = message.routing_key or ""
-        self.message_id = message.message_id
-        self.correlation_id = message.correlation_id
-        self.type = message.type
-        # Values are what leadgen sent; RabbitMQ-added ones (x-death tables) pass through as is.
-        self.headers = cast(dict[str, HeaderValue], dict(message.headers))
-        self.redelivered = bool(message.redelivered)
-        self.timestamp = message.timestamp
-        # Published with delivery_mode=2: the message survives a broker restart.
-        self.persistent = message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
-
-    @property
-    def settled(self) -> bool:
-        return self._message.processed
-
-    async def ack(self) -> None:
-        with _translated():
-            await self._message.ack()
-
-    async def requeue(self) -> None:
-        with _translated():
-            await self._message.nack(requeue=True)
 
 
 @dataclass(frozen=True)
 class _Consumer:
+    """One consume() call: its channel, its queue and its consumer tag."""
+
     channel: AbstractRobustChannel
     queue: AbstractQueue
     tag: str
-
-
-@dataclass(frozen=True)
-class _Declaration:
-    """How a queue is declared, so every channel declares it the same way."""
-
-    durable: bool = False
-    exclusive: bool = False
-    auto_delete: bool = False
-    passive: bool = False
-    dead_letter: bool = False
-
-    async def declare(self, channel: AbstractRobustChannel, name: str) -> AbstractQueue:
-        arguments = {"x-dead-letter-exchange": c.DEAD_LETTER_EXCHANGE} if self.dead_letter else None
-        return await channel.declare_queue(
-            name,
-            durable=self.durable,
-            exclusive=self.exclusive,
-            auto_delete=self.auto_delete,
-            passive=self.passive,
-            arguments=arguments,
-            timeout=TIMEOUT,
-        )
 
 
 class AmqpBroker:
@@ -122,7 +64,7 @@ class AmqpBroker:
         self._exchanges: dict[str, AbstractExchange] = {}
         # How each queue we know was declared, so a consumer channel declares it identically
         # (aio-pika restores only the queues a channel declared itself after a reconnect).
-        self._queue_declarations: dict[str, _Declaration] = {}
+        self._queue_declarations: dict[str, QueueDeclaration] = {}
         self._consumers: list[_Consumer] = []
         self._cancelled = False
 
@@ -130,7 +72,7 @@ class AmqpBroker:
         """Connect and declare the topology; the first connection fails fast, later losses heal."""
         if self._connection is not None and not self._connection.is_closed:
             return
-        with _translated():
+        with translated():
             # fail_fast (aio-pika's default) makes the first attempt raise instead of retrying.
             connection = await aio_pika.connect_robust(
                 self.url,
@@ -141,7 +83,7 @@ class AmqpBroker:
         self._exchanges.clear()
         self._queue_declarations.clear()
         try:
-            with _translated():
+            with translated():
                 channel = await connection.channel(publisher_confirms=True)
                 await self._declare_topology(channel)
         except BrokerUnavailable:
@@ -156,7 +98,7 @@ class AmqpBroker:
                 exchange.name, exchange.type, durable=True, timeout=TIMEOUT
             )
         for spec in QUEUES:
-            declaration = _Declaration(durable=True, dead_letter=spec.dead_letter)
+            declaration = QueueDeclaration(durable=True, dead_letter=spec.dead_letter)
             queue = await declaration.declare(channel, spec.name)
             self._queue_declarations[spec.name] = declaration
             for exchange_name, routing_key in spec.bindings:
@@ -170,7 +112,7 @@ class AmqpBroker:
     async def _ready(self, channel: AbstractRobustChannel) -> None:
         # aio-pika reopens a channel after a connection loss or a channel error in the
         # background: wait for it (bounded) instead of failing on the stale one.
-        with _translated():
+        with translated():
             async with asyncio.timeout(TIMEOUT):
                 await channel.ready()
                 while channel.is_closed:
@@ -185,7 +127,7 @@ class AmqpBroker:
             # Check on a throwaway channel first: publishing to a missing exchange would close
             # the publishing channel and fail every publish still waiting for its confirm.
             async with self._throwaway() as probe:
-                with _translated():
+                with translated():
                     await probe.declare_exchange(name, passive=True, robust=False)
             exchange = await channel.get_exchange(name, ensure=False)
             self._exchanges[name] = exchange
@@ -207,28 +149,28 @@ class AmqpBroker:
             type=message.type,
             app_id=message.app_id,
             timestamp=message.timestamp or datetime.now(UTC),
-            headers=dict(message.headers),
+            headers=to_field_table(message.headers),
         )
         target = await self._exchange(channel, exchange)
-        with _translated():
+        with translated():
             await target.publish(amqp_message, routing_key, mandatory=False, timeout=TIMEOUT)
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> None:
         """Consume ``queue`` on a channel of its own; a handler that raises gets its message
         requeued and is logged."""
         connection = self._connected()
-        declaration = self._queue_declarations.get(queue, _Declaration(passive=True))
-        with _translated():
+        declaration = self._queue_declarations.get(queue, QueueDeclaration(passive=True))
+        with translated():
             channel = await connection.channel(publisher_confirms=False)
         try:
-            with _translated():
+            with translated():
                 await channel.set_qos(prefetch_count=prefetch, timeout=TIMEOUT)
                 amqp_queue = await declaration.declare(channel, queue)
                 callback = self._callback(queue, handler)
                 tag = await amqp_queue.consume(callback, no_ack=False, timeout=TIMEOUT)
         except BrokerUnavailable:
             # Otherwise aio-pika would keep reopening the channel a missing queue closed.
-            with suppress(*_ERRORS):
+            with suppress(*LIBRARY_ERRORS):
                 await channel.close()
             raise
         self._consumers.append(_Consumer(channel, amqp_queue, tag))
@@ -258,7 +200,7 @@ class AmqpBroker:
         consumers, self._consumers = self._consumers, []
         for consumer in consumers:
             if not consumer.channel.is_closed:
-                with _translated():
+                with translated():
                     await consumer.queue.cancel(consumer.tag, timeout=TIMEOUT)
 
     async def close(self) -> None:
@@ -291,13 +233,13 @@ class AmqpBroker:
         """Poll ``queue`` until a message arrives or ``timeout`` passes; settle what it returns."""
         connection = self._connected()
         if self._get_channel is None:
-            with _translated():
+            with translated():
                 self._get_channel = await connection.channel(publisher_confirms=False)
         channel = self._get_channel
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             await self._ready(channel)
-            with _translated():
+            with translated():
                 amqp_queue = await channel.get_queue(queue, ensure=False)
                 message = await amqp_queue.get(no_ack=False, fail=False, timeout=TIMEOUT)
             if message is not None:
@@ -310,18 +252,18 @@ class AmqpBroker:
     async def _throwaway(self) -> AsyncIterator[AbstractRobustChannel]:
         # A passive declare of a missing entity closes its channel: keep that off the others.
         connection = self._connected()
-        with _translated():
+        with translated():
             channel = await connection.channel(publisher_confirms=False)
         try:
             yield channel
         finally:
-            with suppress(*_ERRORS):
+            with suppress(*LIBRARY_ERRORS):
                 await channel.close()
 
     async def purge(self, queue: str) -> int:
         """Drop the ready messages of ``queue``; returns how many were dropped."""
         async with self._throwaway() as channel:
-            with _translated():
+            with translated():
                 amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
                 result = await amqp_queue.purge(timeout=TIMEOUT)
         return int(result.message_count or 0)
@@ -329,7 +271,7 @@ class AmqpBroker:
     async def message_count(self, queue: str) -> int:
         """Number of ready (not unsettled) messages in ``queue``."""
         async with self._throwaway() as channel:
-            with _translated():
+            with translated():
                 amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
         return int(amqp_queue.declaration_result.message_count or 0)
 
@@ -340,8 +282,8 @@ class AmqpBroker:
         self._connected()
         channel = cast(AbstractRobustChannel, self._channel)
         name = f"leadgen.watch.{uuid.uuid4().hex[:12]}"
-        declaration = _Declaration(exclusive=True)
-        with _translated():
+        declaration = QueueDeclaration(exclusive=True)
+        with translated():
             amqp_queue = await declaration.declare(channel, name)
             await amqp_queue.bind(exchange, routing_key, timeout=TIMEOUT)
         self._queue_declarations[name] = declaration

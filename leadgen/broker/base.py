@@ -9,9 +9,23 @@ connection drops) is delivered again with ``redelivered`` set."""
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from decimal import Decimal
+from typing import Protocol, TypeAlias
 
-HeaderValue = str | int | bool
+# What a header can hold: the value types of an AMQP field table, nested. RabbitMQ adds some
+# itself (``x-death``: a list of tables); how each type travels is told in broker/headers.py.
+HeaderValue: TypeAlias = (
+    str
+    | int
+    | float
+    | bool
+    | bytes
+    | datetime
+    | Decimal
+    | list["HeaderValue"]
+    | dict[str, "HeaderValue"]
+    | None
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,8 @@ class Broker(Protocol):
     async def publish(self, exchange: str, routing_key: str, message: Outbound) -> None:
         """Publish persistently; returns once the broker has taken responsibility for it.
 
-        ``exchange=""`` is the default exchange: ``routing_key`` names a queue."""
+        ``exchange=""`` is the default exchange: ``routing_key`` names a queue. A header value
+        AMQP cannot carry (broker/headers.py) raises ``TypeError`` naming the header."""
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> None:
         """Deliver messages of ``queue`` to ``handler``, at most ``prefetch`` unsettled at once."""
@@ -79,4 +94,6 @@ class Broker(Protocol):
         """Stop taking new messages; deliveries in flight can still be settled."""
 
     async def is_ready(self) -> bool:
-        """True while the connection is open and every consumer is attached."""
+        """True while the connection is open and every consumer is attached.
+
+        False from ``cancel_consumers()`` on, until the broker is closed and connected again."""

@@ -1,27 +1,31 @@
 """The in-process broker: the embedded default of ``leadgen run`` and of the fast test tier.
 
 A small single-node RabbitMQ, not a mock: it declares the same topology, routes by exchange
-type, keeps every message as bytes plus properties, and delivers with RabbitMQ's semantics:
-per-consumer prefetch, manual ack, competing consumers served round robin, requeue to the head
-with ``redelivered`` set, and unsettled deliveries returned to their queues on ``close()``, as
-when a worker's connection drops. Queues and their messages survive ``close()``, so
-``connect()`` again plays a worker restarted against the same broker."""
+type (broker/routing.py), keeps every message as bytes plus properties (broker/memory_queue.py),
+and delivers with RabbitMQ's semantics: per-consumer prefetch, manual ack, competing consumers
+served round robin, requeue to the head with ``redelivered`` set, and unsettled deliveries
+returned to their queues on ``close()``, as when a worker's connection drops. Queues and their
+messages survive ``close()``, so ``connect()`` again plays a worker restarted against the same
+broker."""
 
 import asyncio
 import contextvars
 import uuid
-from collections import deque
-from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from types import MappingProxyType
 
 import structlog
 
-from leadgen.broker.base import Handler, HeaderValue, Outbound
+from leadgen.broker.base import Handler, Outbound
+from leadgen.broker.headers import encode_headers
+from leadgen.broker.memory_delivery import Lease, MemoryDelivery
+from leadgen.broker.memory_queue import MemoryConsumer, MemoryQueue, StoredMessage
+from leadgen.broker.routing import Exchanges, topic_matches
 from leadgen.errors import BrokerUnavailable
 from leadgen.topology import EXCHANGES, QUEUES
+
+__all__ = ["MemoryBroker", "MemoryDelivery", "StoredMessage", "topic_matches"]
 
 log = structlog.get_logger(__name__)
 
@@ -29,104 +33,12 @@ log = structlog.get_logger(__name__)
 _CLOSE_TIMEOUT = 10.0
 
 
-@dataclass(frozen=True)
-class StoredMessage:
-    """A message as a queue holds it: bytes and properties, nothing the publisher can mutate."""
-
-    body: bytes
-    exchange: str
-    routing_key: str
-    type: str | None
-    message_id: str | None
-    correlation_id: str | None
-    headers: Mapping[str, HeaderValue]
-    content_type: str | None
-    app_id: str | None
-    timestamp: datetime | None
-    redelivered: bool = False
-
-
-@dataclass(eq=False)
-class _Queue:
-    name: str
-    durable: bool
-    ready: deque[StoredMessage] = field(default_factory=deque)
-    consumers: list["_Consumer"] = field(default_factory=list)
-    turn: int = 0  # index of the consumer served next (round robin)
-
-
-@dataclass(eq=False)
-class _Consumer:
-    queue: _Queue
-    handler: Handler
-    prefetch: int  # 0 means unlimited, as in AMQP
-    in_flight: int = 0
-
-    def has_room(self) -> bool:
-        return self.prefetch == 0 or self.in_flight < self.prefetch
-
-
-class MemoryDelivery:
-    """A message handed to a consumer (or to ``get()``); settle it with ack or requeue."""
-
-    def __init__(
-        self,
-        broker: "MemoryBroker",
-        queue: _Queue,
-        message: StoredMessage,
-        consumer: _Consumer | None,
-        tag: int,
-    ) -> None:
-        self._broker, self._queue, self._message = broker, queue, message
-        self._consumer, self._tag = consumer, tag
-        self._generation = broker._generation
-        self.settled = False
-        self.body = message.body
-        self.exchange = message.exchange
-        self.routing_key = message.routing_key
-        self.message_id = message.message_id
-        self.correlation_id = message.correlation_id
-        self.type = message.type
-        self.timestamp = message.timestamp
-        self.redelivered = message.redelivered
-        # A copy per delivery: a handler that edits it cannot alter the message redelivered.
-        self.headers: dict[str, HeaderValue] = dict(message.headers)
-
-    async def ack(self) -> None:
-        self._broker._settle(self, requeue=False)
-
-    async def requeue(self) -> None:
-        self._broker._settle(self, requeue=True)
-
-
-def topic_matches(pattern: str, routing_key: str) -> bool:
-    """AMQP topic matching: ``*`` is exactly one word, ``#`` zero or more words."""
-
-    def match(p: list[str], words: list[str]) -> bool:
-        if not p:
-            return not words
-        if p[0] == "#":
-            return any(match(p[1:], words[i:]) for i in range(len(words) + 1))
-        return bool(words) and p[0] in ("*", words[0]) and match(p[1:], words[1:])
-
-    return match(pattern.split("."), routing_key.split("."))
-
-
-def _binding_matches(kind: str, pattern: str, routing_key: str) -> bool:
-    if kind == "fanout":
-        return True
-    if kind == "topic":
-        return topic_matches(pattern, routing_key)
-    return pattern == routing_key
-
-
 class MemoryBroker:
     """The broker port in process, with the delivery semantics of a single RabbitMQ node."""
 
     def __init__(self) -> None:
-        self._exchanges: dict[str, str] = {}  # name -> type
-        self._bindings: dict[str, list[tuple[str, str]]] = {}  # exchange -> (key, queue)
-        self._queues: dict[str, _Queue] = {}
+        self._exchanges = Exchanges()
+        self._queues: dict[str, MemoryQueue] = {}
         self._unsettled: dict[int, MemoryDelivery] = {}  # by tag, in delivery order
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_tag = 0
@@ -143,25 +55,17 @@ class MemoryBroker:
         self._generation += 1
         self._connected, self._cancelled = True, False
         for exchange in EXCHANGES:
-            self._exchanges.setdefault(exchange.name, exchange.type)
-            self._bindings.setdefault(exchange.name, [])
+            self._exchanges.declare(exchange.name, exchange.type)
         for spec in QUEUES:
-            self._queues.setdefault(spec.name, _Queue(spec.name, durable=True))
+            self._queues.setdefault(spec.name, MemoryQueue(spec.name, durable=True))
             for exchange_name, routing_key in spec.bindings:
-                self._bind(exchange_name, routing_key, spec.name)
-
-    def _bind(self, exchange: str, routing_key: str, queue: str) -> None:
-        if exchange not in self._exchanges:
-            raise BrokerUnavailable(f"NOT_FOUND - no exchange '{exchange}'")
-        bindings = self._bindings[exchange]
-        if (routing_key, queue) not in bindings:
-            bindings.append((routing_key, queue))
+                self._exchanges.bind(exchange_name, routing_key, spec.name)
 
     def _require_connection(self) -> None:
         if not self._connected:
             raise BrokerUnavailable("not connected to the in-process broker")
 
-    def _queue(self, name: str) -> _Queue:
+    def _queue(self, name: str) -> MemoryQueue:
         queue = self._queues.get(name)
         if queue is None:
             raise BrokerUnavailable(f"NOT_FOUND - no queue '{name}'")
@@ -173,7 +77,9 @@ class MemoryBroker:
         self._change = asyncio.Event()
 
     async def publish(self, exchange: str, routing_key: str, message: Outbound) -> None:
-        """Route a copy of ``message`` to every matching queue; unroutable ones are dropped."""
+        """Route a copy of ``message`` to every matching queue; unroutable ones are dropped.
+
+        Raises ``TypeError`` for a header value AMQP cannot carry, as AmqpBroker does."""
         self._require_connection()
         stored = StoredMessage(
             body=bytes(message.body),
@@ -182,7 +88,7 @@ class MemoryBroker:
             type=message.type,
             message_id=message.message_id,
             correlation_id=message.correlation_id,
-            headers=MappingProxyType(dict(message.headers)),
+            header_table=encode_headers(message.headers),
             content_type=message.content_type,
             app_id=message.app_id,
             timestamp=message.timestamp or datetime.now(UTC),
@@ -192,30 +98,22 @@ class MemoryBroker:
             self._dispatch(queue)
         self._changed()
 
-    def _route(self, exchange: str, routing_key: str) -> list[_Queue]:
+    def _route(self, exchange: str, routing_key: str) -> list[MemoryQueue]:
         if exchange == "":
             queue = self._queues.get(routing_key)
             return [] if queue is None else [queue]
-        kind = self._exchanges.get(exchange)
-        if kind is None:
-            raise BrokerUnavailable(f"NOT_FOUND - no exchange '{exchange}'")
-        names = dict.fromkeys(
-            queue
-            for pattern, queue in self._bindings[exchange]
-            if _binding_matches(kind, pattern, routing_key)
-        )
-        return [self._queues[name] for name in names]
+        return [self._queues[name] for name in self._exchanges.route(exchange, routing_key)]
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> None:
         """Deliver ``queue`` to ``handler`` in asyncio tasks, at most ``prefetch`` unsettled."""
         self._require_connection()
         target = self._queue(queue)
-        target.consumers.append(_Consumer(target, handler, prefetch))
+        target.consumers.append(MemoryConsumer(target, handler, prefetch))
         self._dispatch(target)
 
-    def _dispatch(self, queue: _Queue) -> None:
+    def _dispatch(self, queue: MemoryQueue) -> None:
         while queue.ready and self._connected:
-            consumer = self._next_consumer(queue)
+            consumer = queue.next_consumer()
             if consumer is None:
                 return
             consumer.in_flight += 1
@@ -227,24 +125,16 @@ class MemoryBroker:
             self._tasks.add(task)
             task.add_done_callback(self._task_done)
 
-    def _next_consumer(self, queue: _Queue) -> _Consumer | None:
-        count = len(queue.consumers)
-        for step in range(count):
-            index = (queue.turn + step) % count
-            if queue.consumers[index].has_room():
-                queue.turn = index + 1
-                return queue.consumers[index]
-        return None
-
     def _deliver(
-        self, queue: _Queue, message: StoredMessage, consumer: _Consumer | None
+        self, queue: MemoryQueue, message: StoredMessage, consumer: MemoryConsumer | None
     ) -> MemoryDelivery:
         self._next_tag += 1
-        delivery = MemoryDelivery(self, queue, message, consumer, self._next_tag)
-        self._unsettled[self._next_tag] = delivery
+        lease = Lease(self._next_tag, queue, message, consumer, self._generation)
+        delivery = MemoryDelivery(lease, self._settle)
+        self._unsettled[lease.tag] = delivery
         return delivery
 
-    async def _run(self, consumer: _Consumer, delivery: MemoryDelivery) -> None:
+    async def _run(self, consumer: MemoryConsumer, delivery: MemoryDelivery) -> None:
         try:
             await consumer.handler(delivery)
         except Exception:
@@ -262,20 +152,20 @@ class MemoryBroker:
         self._tasks.discard(task)
         self._changed()
 
-    def _settle(self, delivery: MemoryDelivery, *, requeue: bool) -> None:
-        if delivery._generation != self._generation or not self._connected:
+    def _settle(self, delivery: MemoryDelivery, requeue: bool) -> None:
+        lease = delivery.lease
+        if lease.generation != self._generation or not self._connected:
             # Like an ack on a dead channel: the message went back to its queue at close().
             raise BrokerUnavailable("the connection of this delivery is closed")
         if delivery.settled:
             raise BrokerUnavailable("delivery already settled")
         delivery.settled = True
-        del self._unsettled[delivery._tag]
-        if delivery._consumer is not None:
-            delivery._consumer.in_flight -= 1
-        queue = delivery._queue
+        del self._unsettled[lease.tag]
+        if lease.consumer is not None:
+            lease.consumer.in_flight -= 1
         if requeue:
-            queue.ready.appendleft(replace(delivery._message, redelivered=True))
-        self._dispatch(queue)
+            lease.queue.ready.appendleft(replace(lease.message, redelivered=True))
+        self._dispatch(lease.queue)
         self._changed()
 
     async def cancel_consumers(self) -> None:
@@ -294,13 +184,13 @@ class MemoryBroker:
         for queue in self._queues.values():
             queue.consumers.clear()
         for delivery in reversed(list(self._unsettled.values())):
-            delivery._queue.ready.appendleft(replace(delivery._message, redelivered=True))
+            lease = delivery.lease
+            lease.queue.ready.appendleft(replace(lease.message, redelivered=True))
         self._unsettled.clear()
         # A watch queue from bind() is exclusive to the connection, as in RabbitMQ.
         for name in [name for name, queue in self._queues.items() if not queue.durable]:
             del self._queues[name]
-            for bindings in self._bindings.values():
-                bindings[:] = [(key, queue) for key, queue in bindings if queue != name]
+            self._exchanges.unbind(name)
         tasks = self._tasks - {asyncio.current_task()}
         for task in tasks:
             task.cancel()
@@ -319,8 +209,8 @@ class MemoryBroker:
         The queue lasts until ``close()``."""
         self._require_connection()
         name = f"leadgen.watch.{uuid.uuid4().hex[:12]}"
-        self._queues[name] = _Queue(name, durable=False)
-        self._bind(exchange, routing_key, name)
+        self._queues[name] = MemoryQueue(name, durable=False)
+        self._exchanges.bind(exchange, routing_key, name)
         return name
 
     async def bind_queue(self, exchange: str, routing_key: str = "#") -> str:

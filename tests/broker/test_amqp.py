@@ -4,9 +4,11 @@ import asyncio
 import os
 import socket
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import aio_pika
 import pytest
 
 from leadgen import constants as c
@@ -14,6 +16,7 @@ from leadgen.broker.amqp import AmqpBroker
 from leadgen.broker.base import Delivery, Outbound
 from leadgen.errors import BrokerUnavailable
 from leadgen.topology import EXCHANGES, QUEUES
+from tests.broker.support import republished
 from tests.services import free_port, management
 
 WAIT = 10.0
@@ -155,3 +158,31 @@ async def test_consumer_heals_after_the_connection_is_killed(amqp_url: str) -> N
         assert await broker.is_ready() is True
     finally:
         await broker.close()
+
+
+async def test_headers_rabbitmq_adds_when_dead_lettering_publish_again_unchanged(
+    amqp_broker: AmqpBroker, amqp_url: str
+) -> None:
+    """A message RabbitMQ dead-lettered itself carries x-death, and its headers publish again."""
+    await amqp_broker.publish("", c.AUDIT_QUEUE, message("rejected"))
+    # leadgen never rejects without requeue (runtime.py publishes to leadgen.dlx itself), so a
+    # plain client does, and RabbitMQ routes the message to leadgen.dlx with x-death added.
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(c.AUDIT_QUEUE, passive=True)
+        incoming = await queue.get(timeout=WAIT)
+        await incoming.reject(requeue=False)
+
+    dead = await amqp_broker.get(c.DEAD_LETTER_QUEUE, timeout=WAIT)
+    assert dead is not None
+    deaths = dead.headers["x-death"]
+    assert isinstance(deaths, list) and isinstance(deaths[0], dict)
+    assert (deaths[0]["queue"], deaths[0]["reason"]) == (c.AUDIT_QUEUE, "rejected")
+    assert isinstance(deaths[0]["time"], datetime)
+
+    await amqp_broker.publish("", c.AUDIT_QUEUE, republished(dead))
+    await dead.ack()
+    again = await amqp_broker.get(c.AUDIT_QUEUE, timeout=WAIT)
+    assert again is not None
+    assert dict(again.headers) == dict(dead.headers)
+    await again.ack()

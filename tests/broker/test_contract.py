@@ -1,83 +1,14 @@
 """The broker contract, run against both brokers: MemoryBroker and AmqpBroker on RabbitMQ."""
 
-import asyncio
-import inspect
-import uuid
-from collections.abc import Callable
-
 import pytest
 from structlog.testing import capture_logs
 
 from leadgen import constants as c
 from leadgen.broker.amqp import AmqpBroker
-from leadgen.broker.base import Delivery, HeaderValue, Outbound
+from leadgen.broker.base import Delivery
 from leadgen.broker.memory import MemoryBroker
 from leadgen.errors import BrokerUnavailable
-
-AnyBroker = AmqpBroker | MemoryBroker
-WAIT = 10.0
-
-
-@pytest.fixture(params=["memory", "amqp"])
-def broker(request: pytest.FixtureRequest) -> AnyBroker:
-    """Each broker in turn.
-
-    Overrides the conftest fixture, which is ``async`` and so cannot resolve the async
-    ``*_broker`` fixtures with ``getfixturevalue`` under pytest-asyncio 1.x."""
-    return request.getfixturevalue(f"{request.param}_broker")  # type: ignore[no-any-return]
-
-
-def outbound(
-    message_id: str | None = None,
-    *,
-    body: bytes = b'{"n": 1}',
-    type: str = "test.v1",
-    correlation_id: str | None = None,
-    headers: dict[str, HeaderValue] | None = None,
-) -> Outbound:
-    """A message with a fresh id unless one is given."""
-    return Outbound(
-        body=body,
-        type=type,
-        message_id=message_id or uuid.uuid4().hex,
-        correlation_id=correlation_id,
-        headers=headers or {},
-    )
-
-
-async def eventually(check: Callable[[], object], what: str) -> None:
-    """Poll ``check`` (sync or async) until it is truthy, failing after ``WAIT`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"not reached within {WAIT}s: {what}")
-        await asyncio.sleep(0.02)
-
-
-async def must_get(broker: AnyBroker, queue: str) -> Delivery:
-    """The next message of ``queue``; fails when none arrives in time."""
-    delivery = await broker.get(queue, timeout=WAIT)
-    assert delivery is not None, f"no message arrived in {queue}"
-    return delivery
-
-
-class Inbox:
-    """A handler that hands each delivery, unsettled, to the test."""
-
-    def __init__(self) -> None:
-        self.deliveries: asyncio.Queue[Delivery] = asyncio.Queue()
-
-    async def __call__(self, delivery: Delivery) -> None:
-        await self.deliveries.put(delivery)
-
-    async def next(self) -> Delivery:
-        return await asyncio.wait_for(self.deliveries.get(), WAIT)
+from tests.broker.support import AnyBroker, Inbox, count_is, eventually, must_get, outbound
 
 
 async def reconnected(broker: AnyBroker) -> AnyBroker:
@@ -232,19 +163,15 @@ async def test_prefetch_bounds_the_deliveries_in_flight(broker: AnyBroker) -> No
         await broker.publish(c.INTERNAL_EXCHANGE, c.phase_key(c.ENRICH), outbound())
 
     held = [await inbox.next(), await inbox.next()]
-    await eventually(lambda: _count_is(broker, c.phase_queue(c.ENRICH), 3), "3 ready")
+    await eventually(lambda: count_is(broker, c.phase_queue(c.ENRICH), 3), "3 ready")
     assert inbox.deliveries.empty()
 
     await held[0].ack()  # room for exactly one more
     held[0] = await inbox.next()
-    await eventually(lambda: _count_is(broker, c.phase_queue(c.ENRICH), 2), "2 ready after one ack")
+    await eventually(lambda: count_is(broker, c.phase_queue(c.ENRICH), 2), "2 ready after one ack")
     assert inbox.deliveries.empty()
     for delivery in held:
         await delivery.ack()
-
-
-async def _count_is(broker: AnyBroker, queue: str, expected: int) -> bool:
-    return await broker.message_count(queue) == expected
 
 
 async def test_competing_consumers_share_a_queue(broker: AnyBroker) -> None:
@@ -302,7 +229,7 @@ async def test_cancel_consumers_stops_new_deliveries_but_in_flight_can_be_acked(
     await in_hand.ack()
 
     # The second message stays ready instead of being delivered to the cancelled consumer.
-    await eventually(lambda: _count_is(broker, queue, 1), "1 ready, 0 unsettled")
+    await eventually(lambda: count_is(broker, queue, 1), "1 ready, 0 unsettled")
     assert inbox.deliveries.empty()
     assert await broker.is_ready() is False
 
@@ -351,7 +278,7 @@ async def test_purge_drops_ready_messages_and_counts_them(broker: AnyBroker) -> 
     """purge() empties a queue and says how many messages it dropped."""
     for _ in range(3):
         await broker.publish("", c.AUDIT_QUEUE, outbound())
-    await eventually(lambda: _count_is(broker, c.AUDIT_QUEUE, 3), "3 ready")
+    await eventually(lambda: count_is(broker, c.AUDIT_QUEUE, 3), "3 ready")
 
     assert await broker.purge(c.AUDIT_QUEUE) == 3
     assert await broker.message_count(c.AUDIT_QUEUE) == 0
