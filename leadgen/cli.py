@@ -5,6 +5,7 @@ Bad arguments print one line on stderr and exit 2; so does any error leadgen can
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -142,21 +143,38 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         # A client command reports a connection failure in its own one line.
         for name in ("aio_pika", "aiormq"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+    sys.exit(_run(args, settings))
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the parsed command; its exit code, any error told in one line on stderr."""
     from leadgen.cli_commands import run_command
 
     try:
-        code = asyncio.run(run_command(args, settings))
+        return asyncio.run(run_command(args, settings))
     except StoreUnavailable as exc:
-        code = _fail(f"cannot reach MongoDB at {settings.mongodb_url} ({_short(exc)})")
+        return _fail(f"cannot reach MongoDB at {settings.mongodb_url} ({_short(exc)})")
     except BrokerUnavailable as exc:
-        code = _fail(f"cannot reach RabbitMQ at {_redacted(settings.amqp_url)} ({_short(exc)})")
+        return _fail(f"cannot reach RabbitMQ at {_redacted(settings.amqp_url)} ({_short(exc)})")
     except (LeadgenError, ValidationError, ValueError) as exc:
         message = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
         print(f"leadgen: error: {message}", file=sys.stderr)
-        code = 2 if isinstance(exc, ValidationError | ValueError) else 1
+        return 2 if isinstance(exc, ValidationError | ValueError) else 1
     except KeyboardInterrupt:
-        code = 130
-    sys.exit(code)
+        # Ctrl-C is the user's own doing: exit as shells expect, without a traceback.
+        return 130
+    except BrokenPipeError:
+        # The reader left (``leadgen status J | head``): point stdout at /dev/null so the
+        # final flush cannot fail again, and exit as a process killed by SIGPIPE would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        # A worker's crash keeps its traceback for the operator, as does --log-level debug.
+        if args.command == "worker" or settings.log_level.lower() == "debug":
+            raise
+        return _fail(
+            f"unexpected {type(exc).__name__}: {_short(exc)} (--log-level debug shows where)"
+        )
 
 
 def _fail(message: str) -> int:

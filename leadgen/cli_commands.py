@@ -7,10 +7,12 @@ import sys
 from typing import TextIO
 
 from pydantic import BaseModel
+from rich.console import Console
 
 from leadgen import constants as c
 from leadgen.broker.base import Broker
-from leadgen.follow import exit_code, follow, job_json, print_leads, print_status
+from leadgen.console import make_console, show_credits, show_leads, show_status
+from leadgen.follow import exit_code, follow, job_json
 from leadgen.log import configure_logging
 from leadgen.messages.commands import CancelJob, GrantCredits, ResumeJob, StartJob
 from leadgen.publisher import Publisher, new_id
@@ -21,15 +23,16 @@ EXIT_NOT_FOUND = 2
 
 
 async def run_command(
-    args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout
+    args: argparse.Namespace, settings: Settings, out: TextIO | None = None
 ) -> int:
-    """Run the parsed subcommand; its exit code."""
+    """Run the parsed subcommand, writing to ``out`` (stdout); its exit code."""
     if args.command == "worker":
         from leadgen.worker import run_worker
 
         return await run_worker(settings, grace=args.grace)
+    console = make_console(out or sys.stdout)
     if args.command == "run":
-        return await run_embedded(args, settings, out)
+        return await run_embedded(args, settings, console)
     if args.command == "start":
         command = StartJob(
             customer_id=args.customer,
@@ -40,25 +43,41 @@ async def run_command(
             job_id=args.job_id or new_id(),
         )
         await publish_command(settings, c.START_KEY, command)
-        print(f"job {command.job_id} started", file=out)
-        return await _maybe_follow(settings, args, str(command.job_id), out)
+        console.out(f"job {command.job_id} started")
+        return await _maybe_follow(settings, args, str(command.job_id), console)
     if args.command == "resume":
-        await publish_command(
-            settings, c.RESUME_KEY, ResumeJob(job_id=args.job_id, customer_id=args.customer)
-        )
-        print(f"resume of job {args.job_id} sent", file=out)
-        return await _maybe_follow(settings, args, args.job_id, out)
+        return await resume_command(args, settings, console)
     if args.command == "cancel":
         cancel = CancelJob(job_id=args.job_id, customer_id=args.customer, reason=args.reason)
         await publish_command(settings, c.CANCEL_KEY, cancel)
-        print(f"cancel of job {args.job_id} sent", file=out)
+        console.out(f"cancel of job {args.job_id} sent")
         return 0
     if args.command == "status":
-        return await show_status(settings, args.job_id, as_json=args.json, out=out)
-    return await credits_command(args, settings, out)
+        return await status_command(settings, args.job_id, as_json=args.json, console=console)
+    return await credits_command(args, settings, console)
 
 
-async def credits_command(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+async def resume_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """Publish the resume; with ``--follow``, show the run it starts until it settles."""
+    command = ResumeJob(job_id=args.job_id, customer_id=args.customer)
+    if not args.follow:
+        await publish_command(settings, c.RESUME_KEY, command)
+        console.out(f"resume of job {args.job_id} sent")
+        return 0
+    store = await open_store(settings)
+    try:
+        # Read before sending, so the paused job read back before the worker applied the
+        # resume is not taken for where the resumed job settled.
+        before = await store.get_job(args.job_id)
+        await publish_command(settings, c.RESUME_KEY, command)
+        console.out(f"resume of job {args.job_id} sent")
+        job = await follow(store, args.job_id, console, poll=0.5, before=before)
+        return exit_code(job)
+    finally:
+        await store.close()
+
+
+async def credits_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     """``credits grant`` publishes a grant; ``credits show`` reads the balances."""
     if args.credits_command == "grant":
         grant = GrantCredits(
@@ -69,16 +88,14 @@ async def credits_command(args: argparse.Namespace, settings: Settings, out: Tex
             auto_resume=args.auto_resume,
         )
         await publish_command(settings, c.GRANT_KEY, grant)
-        print(f"granted {grant.amount} {grant.feature_id} to {grant.customer_id}", file=out)
+        console.out(f"granted {grant.amount} {grant.feature_id} to {grant.customer_id}")
         return 0
     store = await open_store(settings)
     try:
         balances = await store.balances(args.customer)
     finally:
         await store.close()
-    print(f"credits of {args.customer}:", file=out)
-    for feature in c.FEATURES:
-        print(f"  {feature:<18} {balances.get(feature, 0):>6}", file=out)
+    show_credits(console, args.customer, balances)
     return 0
 
 
@@ -107,7 +124,9 @@ async def open_store(settings: Settings) -> Store:
     return store
 
 
-async def show_status(settings: Settings, job_id: str, *, as_json: bool, out: TextIO) -> int:
+async def status_command(
+    settings: Settings, job_id: str, *, as_json: bool, console: Console
+) -> int:
     """Print the job; exit 2 when it does not exist."""
     store = await open_store(settings)
     try:
@@ -118,25 +137,26 @@ async def show_status(settings: Settings, job_id: str, *, as_json: bool, out: Te
         print(f"leadgen: error: no job {job_id}", file=sys.stderr)
         return EXIT_NOT_FOUND
     if as_json:
-        print(job_json(job), file=out)
+        # Past rich: a document for machines is never styled or wrapped.
+        print(job_json(job), file=console.file)
     else:
-        print_status(job, out)
+        show_status(console, job)
     return 0
 
 
 async def _maybe_follow(
-    settings: Settings, args: argparse.Namespace, job_id: str, out: TextIO
+    settings: Settings, args: argparse.Namespace, job_id: str, console: Console
 ) -> int:
     if not args.follow:
         return 0
     store = await open_store(settings)
     try:
-        return exit_code(await follow(store, job_id, out, poll=0.5))
+        return exit_code(await follow(store, job_id, console, poll=0.5))
     finally:
         await store.close()
 
 
-async def run_embedded(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+async def run_embedded(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     """Run one job in this process on the in-process broker and store."""
     from leadgen.broker.memory import MemoryBroker
     from leadgen.store.memory import MemoryStore
@@ -164,14 +184,13 @@ async def run_embedded(args: argparse.Namespace, settings: Settings, out: TextIO
                 await store.move_credits(
                     command.customer_id, feature, amount, f"grant:run:{feature}"
                 )
-        print(
+        console.out(
             f"job {command.job_id}: {command.query!r}"
-            + (f" in {command.location}" if command.location else ""),
-            file=out,
+            + (f" in {command.location}" if command.location else "")
         )
         await _send(broker, c.START_KEY, command)
-        job = await follow(store, str(command.job_id), out, poll=0.05)
-        print_leads(await store.leads(job.id), out)
+        job = await follow(store, str(command.job_id), console, poll=0.05, rerun=credits)
+        show_leads(console, await store.leads(job.id))
         return exit_code(job)
     finally:
         await worker.stop(grace=5.0)

@@ -1,15 +1,30 @@
-"""Watching a job until it pauses or ends, printing its progress as plain lines, and the
-exit code of contract section 6 for where it stopped."""
+"""Watching a job until it pauses or ends, and the exit code of contract section 6 for where
+it stopped.
+
+The store is the source of truth: ``follow`` polls it and shows what it reads, live on a
+terminal (phases redrawn in place, a spinner, a dossier bar) and as one plain line per phase
+change anywhere else."""
 
 import asyncio
 import json
-from typing import Any, TextIO
+from collections.abc import Mapping
+from typing import IO
 
+from rich.console import Console, RenderableType
+from rich.live import Live
+from rich.spinner import Spinner
+
+from leadgen import constants as c
+from leadgen.console import make_console, phase_line, show_outcome
+from leadgen.display import Dossiers, progress_view
 from leadgen.store.base import Store
 from leadgen.store.models import Job, Lead
 
 EXIT_OK, EXIT_PAUSED, EXIT_FAILED = 0, 3, 4
 SETTLED = ("paused_for_upgrade", "completed", "failed", "cancelled")
+# How long a paused job read back unchanged after a resume is taken for "not applied yet"
+# rather than for a refusal that left no trace in the job.
+RESUME_GRACE = 10.0
 
 
 def exit_code(job: Job) -> int:
@@ -26,78 +41,122 @@ def settled(job: Job) -> bool:
     return job.status in SETTLED and job.workflow_status == job.status
 
 
+class Lines:
+    """A plain line per phase change: what pipes, CI and logs get."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.seen: dict[str, str] = {}
+
+    def __enter__(self) -> "Lines":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Nothing to tear down: every line is already out."""
+
+    def wants_leads(self, job: Job) -> bool:
+        """Plain lines show no dossier bar, so they never read the leads."""
+        return False
+
+    def show(self, job: Job, leads: list[Lead], *, done: bool) -> None:
+        """Print the phases whose state changed since the last call."""
+        for phase in job.phases:
+            if self.seen.get(phase.name) != phase.status and phase.status != "pending":
+                self.seen[phase.name] = phase.status
+                self.console.out(phase_line(phase))
+
+
+class LiveView:
+    """The job's phases redrawn in place, a spinner on the running one, a dossier bar."""
+
+    def __init__(self, console: Console) -> None:
+        self.spinner: Spinner | None = Spinner("dots", style="cyan")
+        self.waiting = Spinner("dots", text="waiting for the job…", style="cyan")
+        self.job: Job | None = None
+        self.dossiers = Dossiers()
+        # Redrawn by rich's refresh thread from the latest state, so the spinner turns
+        # between polls of the store.
+        self.live = Live(console=console, get_renderable=self.render, refresh_per_second=8)
+
+    def __enter__(self) -> "LiveView":
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop redrawing; the last drawing stays on the screen."""
+        self.live.stop()
+
+    def wants_leads(self, job: Job) -> bool:
+        """The leads are read once dossiers are queued, for the bar."""
+        return job.phase(c.GENERATE_DOSSIER).status != "pending"
+
+    def show(self, job: Job, leads: list[Lead], *, done: bool) -> None:
+        """Show the job as just read; a settled job stops its spinner."""
+        if leads:
+            self.dossiers = Dossiers.of(leads)
+        self.spinner = None if done else self.spinner
+        self.job = job
+        self.live.refresh()
+
+    def render(self) -> RenderableType:
+        """What the live region shows now."""
+        if self.job is None:
+            return self.waiting
+        return progress_view(self.job, self.dossiers, self.spinner)
+
+
 async def follow(
-    store: Store, job_id: str, out: TextIO, *, poll: float = 0.2, timeout: float | None = None
+    store: Store,
+    job_id: str,
+    out: IO[str] | Console,
+    *,
+    poll: float = 0.2,
+    timeout: float | None = None,
+    rerun: Mapping[str, int] | None = None,
+    before: Job | None = None,
 ) -> Job:
-    """Print each phase change of the job until it settles; the job as it settled."""
-    seen: dict[str, str] = {}
+    """Show the job's progress until it settles, then where it settled; the settled job.
+
+    ``out`` is a console, or a stream to make one on. ``rerun`` (the credits of a ``leadgen run``)
+    turns the advice on a pause into running again. ``before`` is the job as read before a
+    resume was sent: while it reads back unchanged, the resume is still on its way."""
+    console = out if isinstance(out, Console) else make_console(out)
+    watch: Lines | LiveView = LiveView(console) if console.is_terminal else Lines(console)
+    with watch:
+        job = await _poll(store, job_id, watch, poll, timeout, before)
+    show_outcome(console, job, rerun)
+    return job
+
+
+async def _poll(
+    store: Store,
+    job_id: str,
+    watch: Lines | LiveView,
+    poll: float,
+    timeout: float | None,
+    before: Job | None,
+) -> Job:
     loop = asyncio.get_running_loop()
-    deadline = None if timeout is None else loop.time() + timeout
+    started = loop.time()
     while True:
         job = await store.get_job(job_id)
         if job is not None:
-            for phase in job.phases:
-                if seen.get(phase.name) != phase.status and phase.status != "pending":
-                    seen[phase.name] = phase.status
-                    print(
-                        f"  {phase.name:<17} {phase.status:<24} {_detail(phase.detail)}", file=out
-                    )
-            if settled(job):
-                print(summary_line(job), file=out)
+            pending = (
+                before is not None
+                and before.status == "paused_for_upgrade"
+                and job.version == before.version
+                and loop.time() - started < RESUME_GRACE
+            )
+            done = settled(job) and not pending
+            leads = await store.leads(job_id) if watch.wants_leads(job) else []
+            watch.show(job, leads, done=done)
+            if done:
                 return job
-        if deadline is not None and loop.time() > deadline:
+        if timeout is not None and loop.time() - started > timeout:
             raise TimeoutError(f"job {job_id} did not settle within {timeout} s")
         await asyncio.sleep(poll)
-
-
-def _detail(detail: dict[str, Any]) -> str:
-    return " ".join(f"{key}={value}" for key, value in detail.items() if key != "status")
-
-
-def summary_line(job: Job) -> str:
-    """One line saying where the job stands, and what to do about a pause."""
-    counts = job.counts
-    line = (
-        f"job {job.id}: {job.status} (run {job.runs}; {counts.leads} leads, "
-        f"{counts.dossiers_done} dossiers, {counts.dossiers_failed} failed)"
-    )
-    if job.billing_block is not None:
-        block = job.billing_block
-        line += (
-            f"\n  paused in {block.phase}: {block.feature_id} needs {block.required}, "
-            f"{block.available} available\n  top up: leadgen credits grant {job.customer_id} "
-            f"{block.feature_id} {max(block.required - block.available, 1)}"
-            f"\n  then:   leadgen resume {job.id} --customer {job.customer_id}"
-        )
-    if job.error is not None:
-        line += f"\n  error: {job.error.name}: {job.error.message}"
-    return line
 
 
 def job_json(job: Job) -> str:
     """The job document as JSON (contract section 3)."""
     return json.dumps(job.model_dump(mode="json", by_alias=True), indent=2)
-
-
-def print_status(job: Job, out: TextIO) -> None:
-    """A readable summary of the job and its phases."""
-    request = job.request
-    where = f" in {request.location}" if request.location else ""
-    print(f"job {job.id} for {job.customer_id}: {request.query!r}{where}", file=out)
-    print(f"  status {job.status}, workflow {job.workflow_status} ({job.workflow_id})", file=out)
-    for phase in job.phases:
-        print(f"  {phase.name:<17} {phase.status:<24} {_detail(phase.detail)}", file=out)
-    print(summary_line(job), file=out)
-
-
-def print_leads(leads: list[Lead], out: TextIO) -> None:
-    """The leads, best first, with their dossier's summary when there is one."""
-    for lead in sorted(leads, key=lambda ld: (-(ld.score or 0), ld.lead_id)):
-        print(f"  {lead.score or 0:>3}  {lead.name}  {lead.website or '-'}", file=out)
-        if lead.dossier is not None:
-            print(f"       dossier: {lead.dossier.get('summary', '')}", file=out)
-        elif lead.dossier_error is not None:
-            print(
-                f"       no dossier: {lead.dossier_error.name}: {lead.dossier_error.message}",
-                file=out,
-            )
