@@ -4,9 +4,13 @@ A spec is a registered name, optionally followed by ``:argument`` (``offline``,
 ``file:/data/leads.csv``); the factory registered under the name receives the argument, or None
 when the spec has no colon. Built in, under ``offline``: ``OfflineLeadSource``, whose argument
 is a seed for another deterministic catalogue (``offline:demo``), and ``OfflineAuditor``, whose
-argument is the share of audits that fail (``offline:0.2``)."""
+argument is the share of audits that fail (``offline:0.2``). The networked providers: lead
+sources ``file:PATH`` (providers/file.py) and ``osm[:ENDPOINT_URL]`` (providers/osm.py), and the
+auditor ``website[:key=value,...]`` (providers/website/). docs/providers.md tells how to choose
+them and how to write one's own."""
 
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import TypeVar
 
 from leadgen.errors import ConfigurationError
@@ -15,6 +19,7 @@ from leadgen.providers.offline import MAX_LEADS, OfflineAuditor, OfflineLeadSour
 
 __all__ = [
     "MAX_LEADS",
+    "USER_AGENT",
     "Auditor",
     "AuditorFactory",
     "LeadSource",
@@ -27,6 +32,18 @@ __all__ = [
     "register_auditor",
     "register_lead_source",
 ]
+
+
+def _version() -> str:
+    try:
+        return version("leadgen")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+# Sent by every networked provider: the Overpass usage policy and polite crawling both ask for
+# a User-Agent that names the software and what it does.
+USER_AGENT = f"leadgen/{_version()} (lead research; one request at a time)"
 
 LeadSourceFactory = Callable[[str | None], LeadSource]
 AuditorFactory = Callable[[str | None], Auditor]
@@ -85,5 +102,32 @@ def _offline_auditor(failure_rate: str | None) -> Auditor:
         ) from None
 
 
+# The networked providers are imported when first asked for, so the offline default (and every
+# command that needs no provider) does not load httpx and selectolax.
+def _file_lead_source(path: str | None) -> LeadSource:
+    from leadgen.providers.file import FileLeadSource
+
+    if not path:
+        raise ConfigurationError(
+            "file lead source: give the path of a CSV or JSON Lines file, e.g. file:/data/leads.csv"
+        )
+    return FileLeadSource(path)
+
+
+def _osm_lead_source(endpoint: str | None) -> LeadSource:
+    from leadgen.providers.osm import OsmLeadSource
+
+    return OsmLeadSource(endpoint) if endpoint else OsmLeadSource()
+
+
+def _website_auditor(options: str | None) -> Auditor:
+    from leadgen.providers.website import WebsiteAuditor
+
+    return WebsiteAuditor.from_options(options)
+
+
 register_lead_source("offline", _offline_lead_source)
+register_lead_source("file", _file_lead_source)
+register_lead_source("osm", _osm_lead_source)
 register_auditor("offline", _offline_auditor)
+register_auditor("website", _website_auditor)

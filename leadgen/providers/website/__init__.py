@@ -1,0 +1,33 @@
+"""The ``website`` auditor: a visit to a lead's home page, turned into a sales dossier.
+
+Modules: ``fetch`` (polite, bounded HTTP with robots.txt), ``page`` (what the HTML says, parsed
+with selectolax), ``tech`` (how the site is built), ``findings`` (what to fix, and the score),
+``auditor`` (the provider and its dossier), ``errors`` (why an audit failed)."""
+
+from leadgen.providers.website.auditor import WebsiteAuditor
+from leadgen.providers.website.errors import (
+    WebsiteBlockedByRobots,
+    WebsiteError,
+    WebsiteHTTPError,
+    WebsiteMissing,
+    WebsiteNotHTML,
+    WebsiteTimeout,
+    WebsiteTLSError,
+    WebsiteTooLarge,
+    WebsiteTooManyRedirects,
+    WebsiteUnreachable,
+)
+
+__all__ = [
+    "WebsiteAuditor",
+    "WebsiteBlockedByRobots",
+    "WebsiteError",
+    "WebsiteHTTPError",
+    "WebsiteMissing",
+    "WebsiteNotHTML",
+    "WebsiteTLSError",
+    "WebsiteTimeout",
+    "WebsiteTooLarge",
+    "WebsiteTooManyRedirects",
+    "WebsiteUnreachable",
+]
