@@ -76,6 +76,7 @@ async def pause_job(services: Services, job: Job, block: BillingBlock) -> Job | 
         },
     )
     if after is not None:
+        services.metrics.billing_pauses.labels(block.feature_id, block.phase).inc()
         log.warning(
             "job_paused_for_billing",
             job_id=job.id,

@@ -112,7 +112,7 @@ def event_fields(job: Job) -> dict[str, Any]:
 
 def make_event(kind: type[JobEvent], job: Job, **extra: Any) -> JobEvent:
     """An event of type ``kind`` about ``job``."""
-    return kind(**event_fields(job), **extra)
+    return kind(**{**event_fields(job), **extra})
 
 
 def charge_key(job_id: str, lead_id: str, feature_id: str = DOSSIER_RESEARCH) -> str:

@@ -105,7 +105,7 @@ async def resume_job(
             await _dispatch_resumed(services, job)
         return None
     if job.status != "paused_for_upgrade" or job.billing_block is None:
-        await _refuse_resume(services, job, f"job is {job.status}")
+        await _refuse_resume(services, job, f"job is {job.status}", correlation_id)
         return None
     block = job.billing_block
     available = (await services.store.balances(job.customer_id)).get(block.feature_id, 0)
@@ -117,7 +117,7 @@ async def resume_job(
             Guard(workflow_id=job.workflow_id, statuses=("paused_for_upgrade",)),
             lambda current: {"billing_block": updated.model_dump()},
         )
-        await _refuse_resume(services, after or job, "insufficient_credits")
+        await _refuse_resume(services, after or job, "insufficient_credits", correlation_id)
         return None
     now = utcnow()
     reset = reset_from(job, block.phase, now)[1]
@@ -145,6 +145,7 @@ async def resume_job(
     )
     if after is None:
         return None
+    services.metrics.resumes.labels("resumed").inc()
     log.info(
         "job_resumed",
         job_id=after.id,
@@ -168,23 +169,42 @@ async def _dispatch_resumed(services: Services, job: Job) -> None:
     )
 
 
-async def _refuse_resume(services: Services, job: Job, reason: str) -> None:
+async def _refuse_resume(
+    services: Services, job: Job, reason: str, correlation_id: str | None
+) -> None:
+    services.metrics.resumes.labels("refused").inc()
     log.warning("job_resume_refused", job_id=job.id, customer_id=job.customer_id, reason=reason)
     block = job.billing_block.model_dump() if job.billing_block else None
     await services.publisher.event(
-        make_event(JobResumeRefused, job, reason=reason, billing_block=block)
+        make_event(
+            JobResumeRefused,
+            job,
+            reason=reason,
+            billing_block=block,
+            correlation_id=correlation_id or job.correlation_id,
+        )
     )
 
 
 async def cancel_job(
-    services: Services, job: Job, command: CancelJob, *, redelivered: bool = False
+    services: Services,
+    job: Job,
+    command: CancelJob,
+    *,
+    correlation_id: str | None = None,
+    redelivered: bool = False,
 ) -> Job | None:
     """Cancel a running or paused job; the completion actor then announces it."""
     after, latest = await transition(
         services.store,
         job.id,
         Guard(statuses=("running", "paused_for_upgrade"), customer_id=command.customer_id),
-        lambda current: {"status": "cancelled", "cancel_reason": command.reason, "run_ended": True},
+        lambda current: {
+            "status": "cancelled",
+            "cancel_reason": command.reason,
+            "run_ended": True,
+            "correlation_id": correlation_id or current.correlation_id,
+        },
     )
     current = after or latest
     if current is None:
@@ -200,7 +220,11 @@ async def cancel_job(
 
 
 async def grant_credits(
-    services: Services, command: GrantCredits, *, redelivered: bool = False
+    services: Services,
+    command: GrantCredits,
+    *,
+    correlation_id: str | None = None,
+    redelivered: bool = False,
 ) -> None:
     """Top up a balance once per ``grant_id``; with ``auto_resume``, resume paused jobs."""
     movement = await services.store.move_credits(
@@ -216,4 +240,4 @@ async def grant_credits(
     )
     if command.auto_resume and (movement.applied or redelivered):
         for job in await services.store.paused_jobs(command.customer_id, command.feature_id):
-            await resume_job(services, job)
+            await resume_job(services, job, correlation_id=correlation_id)

@@ -1,8 +1,10 @@
-"""What every actor works with: the store, the broker, the providers and the settings."""
+"""What every actor works with: the store, the broker, the providers, the settings and the
+worker's metrics."""
 
 from dataclasses import dataclass, field
 
 from leadgen.broker.base import Broker
+from leadgen.metrics import Metrics
 from leadgen.providers.base import Auditor, LeadSource
 from leadgen.publisher import Publisher
 from leadgen.settings import Settings
@@ -18,6 +20,7 @@ class Services:
     lead_source: LeadSource
     auditor: Auditor
     settings: Settings = field(default_factory=Settings)
+    metrics: Metrics = field(default_factory=Metrics)
     publisher: Publisher = field(init=False)
 
     def __post_init__(self) -> None:

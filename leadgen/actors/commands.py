@@ -17,6 +17,7 @@ from leadgen.messages.commands import (
     ResumeJob,
     StartJob,
 )
+from leadgen.publisher import new_id
 
 TYPE_OF_KEY = {
     c.START_KEY: "leadgen.start.v1",
@@ -44,23 +45,32 @@ class CommandsActor(Actor[Command]):
         return command
 
     async def handle(self, message: Command, delivery: Delivery) -> None:
+        # A command without a correlation id gets one, so what it causes can still be traced.
+        correlation_id = delivery.correlation_id or delivery.message_id or new_id()
         structlog.contextvars.bind_contextvars(
-            command=message.type, customer_id=message.customer_id
+            command=message.type, customer_id=message.customer_id, correlation_id=correlation_id
         )
         if isinstance(message, StartJob):
             await start_job(
                 self.services,
                 message,
                 message_id=delivery.message_id,
-                correlation_id=delivery.correlation_id,
+                correlation_id=correlation_id,
                 redelivered=delivery.redelivered,
             )
         elif isinstance(message, GrantCredits):
-            await grant_credits(self.services, message, redelivered=delivery.redelivered)
+            await grant_credits(
+                self.services,
+                message,
+                correlation_id=correlation_id,
+                redelivered=delivery.redelivered,
+            )
         else:
-            await self._job_command(message, delivery)
+            await self._job_command(message, delivery, correlation_id)
 
-    async def _job_command(self, message: ResumeJob | CancelJob, delivery: Delivery) -> None:
+    async def _job_command(
+        self, message: ResumeJob | CancelJob, delivery: Delivery, correlation_id: str
+    ) -> None:
         job = await self.services.store.get_job(message.job_id)
         kind = "resume" if isinstance(message, ResumeJob) else "cancel"
         if job is None or job.customer_id != message.customer_id:
@@ -73,8 +83,14 @@ class CommandsActor(Actor[Command]):
                 self.services,
                 job,
                 message_id=delivery.message_id,
-                correlation_id=delivery.correlation_id,
+                correlation_id=correlation_id,
                 redelivered=delivery.redelivered,
             )
         else:
-            await cancel_job(self.services, job, message, redelivered=delivery.redelivered)
+            await cancel_job(
+                self.services,
+                job,
+                message,
+                correlation_id=correlation_id,
+                redelivered=delivery.redelivered,
+            )

@@ -35,9 +35,11 @@ class CompletionActor(Actor[WorkflowCompleted]):
         bind_job(job)
         if job.status == "paused_for_upgrade":
             log.warning("on_complete_skipped_paused", result=message.result)
+            self.services.metrics.completions_skipped.labels("paused").inc()
             return
         if job.workflow_id != message.workflow_id:
             log.warning("on_complete_skipped_stale", completed_workflow_id=message.workflow_id)
+            self.services.metrics.completions_skipped.labels("stale").inc()
             return
         status = TERMINAL[message.result]
         after, latest = await transition(
@@ -54,7 +56,11 @@ class CompletionActor(Actor[WorkflowCompleted]):
         if after is None and not delivery.redelivered:
             if latest is not None and latest.status == "paused_for_upgrade":
                 log.warning("on_complete_skipped_paused", result=message.result)
+                self.services.metrics.completions_skipped.labels("paused").inc()
             return
+        if after is not None:
+            # Counted where the status was written, so a redelivered completion counts once.
+            self.services.metrics.jobs_finished.labels(status).inc()
         done = after or latest
         if done is not None and done.status == status:
             await self._announce(done)

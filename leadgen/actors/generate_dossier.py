@@ -131,7 +131,7 @@ class AuditActor(Actor[AuditTask]):
             and await store.has_movement(charge_key(job.id, lead.lead_id))
         ):
             # Credits spent equal dossiers delivered: a failed audit is refunded, once.
-            await store.move_credits(
+            refund = await store.move_credits(
                 job.customer_id,
                 c.DOSSIER_RESEARCH,
                 +1,
@@ -139,6 +139,8 @@ class AuditActor(Actor[AuditTask]):
                 job_id=job.id,
                 lead_id=lead.lead_id,
             )
+            if refund.applied:
+                self.services.metrics.credits_refunded.labels(c.DOSSIER_RESEARCH).inc()
 
     async def _charge(self, job: Job, lead: Lead) -> None:
         """Take the lead's credit, or pause the job for lack of it."""
@@ -151,6 +153,8 @@ class AuditActor(Actor[AuditTask]):
             job_id=job.id,
             lead_id=lead.lead_id,
         )
+        if movement.applied:
+            self.services.metrics.credits_charged.labels(c.DOSSIER_RESEARCH).inc()
         if movement.applied or movement.already:
             return
         await pause_for_billing(

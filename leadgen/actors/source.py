@@ -62,7 +62,9 @@ class SourceActor(PhaseActor):
             movement = await store.move_credits(
                 job.customer_id, LEAD_DISCOVERY, -1, key, job_id=job.id, lead_id=JOB_WIDE
             )
-            if not (movement.applied or movement.already):
+            if movement.applied:
+                self.services.metrics.credits_charged.labels(LEAD_DISCOVERY).inc()
+            elif not movement.already:
                 await self._pause(job, movement.balance)
         return {"found": len(leads), "provider": self.services.lead_source.name}
 

@@ -48,7 +48,8 @@ class Supervisor(Actor[PhaseOutcome]):
         elif message.error is not None or message.status == "failed":
             await self._fail(job, message, delivery)
         elif message.phase == c.FINALIZE:
-            await self._end_run(job, "success", None, delivery)
+            ended = await self._end_run(job, "success", None, delivery)
+            self.services.metrics.phase_finished(ended, c.FINALIZE)
         else:
             await self._advance(job, message, delivery)
 
@@ -73,6 +74,7 @@ class Supervisor(Actor[PhaseOutcome]):
                 "run_ended": True,
             },
         )
+        self.services.metrics.phase_finished(after, message.phase)
         if after is not None or delivery.redelivered:
             await self._completed(job, "failed", error)
 
@@ -91,6 +93,7 @@ class Supervisor(Actor[PhaseOutcome]):
                 else None
             ),
         )
+        self.services.metrics.phase_finished(after, message.phase)
         if following is None or not (after is not None or delivery.redelivered):
             return
         log.info("phase_completed", status=message.status, next_phase=following)
@@ -101,7 +104,8 @@ class Supervisor(Actor[PhaseOutcome]):
 
     async def _end_run(
         self, job: Job, result: Result, error: ErrorEnvelope | None, delivery: Delivery
-    ) -> None:
+    ) -> Job | None:
+        """End the run once and announce it; the job if this call ended it."""
         after, _ = await transition(
             self.services.store,
             job.id,
@@ -110,6 +114,7 @@ class Supervisor(Actor[PhaseOutcome]):
         )
         if after is not None or delivery.redelivered:
             await self._completed(job, result, error)
+        return after
 
     async def _completed(self, job: Job, result: Result, error: ErrorEnvelope | None) -> None:
         await self.services.publisher.completed(

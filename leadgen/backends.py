@@ -1,0 +1,35 @@
+"""The real backends as configured: RabbitMQ and MongoDB, for the worker and the CLI alike."""
+
+import os
+import socket
+from typing import TYPE_CHECKING
+
+from leadgen.settings import Settings
+
+if TYPE_CHECKING:
+    from leadgen.broker.amqp import AmqpBroker
+    from leadgen.store.mongo import MongoStore
+
+
+def connection_name(role: str) -> str:
+    """How this process shows up in the RabbitMQ management UI: ``leadgen-ROLE@HOST:PID``."""
+    return f"leadgen-{role}@{socket.gethostname()}:{os.getpid()}"
+
+
+def amqp_broker(settings: Settings, role: str) -> "AmqpBroker":
+    """A RabbitMQ broker declaring the configured queue type (not connected yet)."""
+    from leadgen.broker.amqp import AmqpBroker
+
+    return AmqpBroker(
+        settings.amqp_url,
+        connection_name=connection_name(role),
+        queue_type=settings.queue_type,
+        delivery_limit=settings.delivery_limit,
+    )
+
+
+def mongo_store(settings: Settings) -> "MongoStore":
+    """The configured MongoDB store (not opened yet)."""
+    from leadgen.store.mongo import MongoStore
+
+    return MongoStore(settings.mongodb_url, settings.mongodb_db)
