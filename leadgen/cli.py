@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from leadgen.cli_ops import add_parsers
 from leadgen.constants import FEATURES
 from leadgen.errors import BrokerUnavailable, LeadgenError, StoreUnavailable
 from leadgen.log import configure_logging
@@ -117,6 +118,7 @@ def build_parser() -> Parser:
     run = sub.add_parser("run", parents=[parent], help="run one job in-process (no services)")
     _job_options(run)
     run.add_argument("--credits", type=credit, action="append", metavar="FEATURE=N")
+    add_parsers(sub, parent)  # schema, dead
     return parser
 
 
@@ -153,9 +155,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return asyncio.run(run_command(args, settings))
     except StoreUnavailable as exc:
-        return _fail(f"cannot reach MongoDB at {settings.mongodb_url} ({_short(exc)})")
+        return _fail(f"MongoDB at {settings.mongodb_url}: {_short(exc)}")
     except BrokerUnavailable as exc:
-        return _fail(f"cannot reach RabbitMQ at {_redacted(settings.amqp_url)} ({_short(exc)})")
+        return _fail(f"RabbitMQ at {_redacted(settings.amqp_url)}: {_short(exc)}")
     except (LeadgenError, ValidationError, ValueError) as exc:
         message = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
         print(f"leadgen: error: {message}", file=sys.stderr)

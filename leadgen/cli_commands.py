@@ -2,7 +2,6 @@
 
 import argparse
 import os
-import socket
 import sys
 from typing import TextIO
 
@@ -10,7 +9,9 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from leadgen import constants as c
+from leadgen.backends import amqp_broker, mongo_store
 from leadgen.broker.base import Broker
+from leadgen.cli_ops import run_ops
 from leadgen.console import make_console, show_credits, show_leads, show_status
 from leadgen.follow import exit_code, follow, job_json
 from leadgen.log import configure_logging
@@ -30,6 +31,9 @@ async def run_command(
         from leadgen.worker import run_worker
 
         return await run_worker(settings, grace=args.grace)
+    operated = await run_ops(args, settings, out or sys.stdout)
+    if operated is not None:
+        return operated
     console = make_console(out or sys.stdout)
     if args.command == "run":
         return await run_embedded(args, settings, console)
@@ -101,11 +105,7 @@ async def credits_command(args: argparse.Namespace, settings: Settings, console:
 
 async def publish_command(settings: Settings, routing_key: str, command: BaseModel) -> None:
     """Publish a command to ``leadgen.commands`` as any other service would."""
-    from leadgen.broker.amqp import AmqpBroker
-
-    broker = AmqpBroker(
-        settings.amqp_url, connection_name=f"leadgen-cli@{socket.gethostname()}:{os.getpid()}"
-    )
+    broker = amqp_broker(settings, "cli")
     await broker.connect()
     try:
         await Publisher(broker).send(
@@ -117,9 +117,7 @@ async def publish_command(settings: Settings, routing_key: str, command: BaseMod
 
 async def open_store(settings: Settings) -> Store:
     """The MongoDB store, opened."""
-    from leadgen.store.mongo import MongoStore
-
-    store = MongoStore(settings.mongodb_url, settings.mongodb_db)
+    store = mongo_store(settings)
     await store.open()
     return store
 

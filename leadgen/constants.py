@@ -10,6 +10,7 @@ EVENTS_EXCHANGE: Final = "leadgen.events"
 DEAD_LETTER_EXCHANGE: Final = "leadgen.dlx"
 DEAD_LETTER_QUEUE: Final = "leadgen.dead"
 ERROR_HEADER: Final = "x-leadgen-error"
+QUEUE_HEADER: Final = "x-leadgen-queue"  # the queue a dead letter was taken from
 
 # Command routing keys and body types (contract section 2).
 START_KEY: Final = "leadgen.start"

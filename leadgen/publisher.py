@@ -1,6 +1,10 @@
 """Publishing with the properties every leadgen message carries (ids, type, correlation).
 
-The one place that knows which exchange and routing key each kind of message goes to."""
+The one place that knows which exchange and routing key each kind of message goes to. Every
+message gets a fresh ``message_id`` (unless one is chosen on purpose, as for completions), the
+``correlation_id`` of the command that caused it (the job keeps it; a resume brings its own),
+its body ``type``, ``app_id`` ``leadgen``, a timestamp and a JSON content type; the broker
+publishes it persistently."""
 
 import uuid
 
@@ -44,6 +48,8 @@ class Publisher:
                 message_id=message_id or new_id(),
                 correlation_id=correlation_id,
                 timestamp=utcnow(),
+                content_type="application/json",
+                app_id=c.APP_ID,
             ),
         )
 

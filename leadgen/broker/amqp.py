@@ -2,9 +2,10 @@
 
 One channel with publisher confirms publishes and declares the topology (topology.py); every
 consumer gets a channel of its own, so its prefetch bounds only its own deliveries and
-cancelling it leaves its unsettled deliveries settle-able. Deliveries are ``AmqpDelivery``
-(broker/amqp_delivery.py); aio-pika and aiormq errors become ``BrokerUnavailable``
-(broker/amqp_errors.py) and never leak into the actors."""
+cancelling it leaves its unsettled deliveries settle-able. Queues are classic or quorum, as
+``queue_type`` says (topology.queue_arguments; broker/amqp_queue.py explains a refused one).
+Deliveries are ``AmqpDelivery`` (broker/amqp_delivery.py); aio-pika and aiormq errors become
+``BrokerUnavailable`` (broker/amqp_errors.py) and never leak into the actors."""
 
 import asyncio
 import os
@@ -33,7 +34,7 @@ from leadgen.broker.amqp_queue import QueueDeclaration
 from leadgen.broker.base import Handler, Outbound
 from leadgen.broker.headers import to_field_table
 from leadgen.errors import BrokerUnavailable
-from leadgen.topology import EXCHANGES, QUEUES
+from leadgen.topology import EXCHANGES, QUEUES, QueueType, queue_arguments
 
 __all__ = ["TIMEOUT", "AmqpBroker", "AmqpDelivery"]
 
@@ -55,9 +56,21 @@ class _Consumer:
 class AmqpBroker:
     """The broker port on RabbitMQ; reconnects by itself once the first connect succeeded."""
 
-    def __init__(self, url: str, *, connection_name: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connection_name: str | None = None,
+        queue_type: QueueType = "classic",
+        delivery_limit: int = 20,
+    ) -> None:
+        """``queue_type`` and ``delivery_limit`` must match every other process on the broker
+        (``LEADGEN_QUEUE_TYPE``, ``LEADGEN_DELIVERY_LIMIT``): RabbitMQ refuses to declare an
+        existing queue with other arguments."""
         self.url = url
         self.connection_name = connection_name or f"leadgen@{socket.gethostname()}:{os.getpid()}"
+        self.queue_type = queue_type
+        self.delivery_limit = delivery_limit
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._get_channel: AbstractRobustChannel | None = None
@@ -98,7 +111,8 @@ class AmqpBroker:
                 exchange.name, exchange.type, durable=True, timeout=TIMEOUT
             )
         for spec in QUEUES:
-            declaration = QueueDeclaration(durable=True, dead_letter=spec.dead_letter)
+            arguments = queue_arguments(spec, self.queue_type, self.delivery_limit)
+            declaration = QueueDeclaration(durable=True, arguments=arguments)
             queue = await declaration.declare(channel, spec.name)
             self._queue_declarations[spec.name] = declaration
             for exchange_name, routing_key in spec.bindings:

@@ -26,6 +26,8 @@ class AmqpDelivery:
         self.headers = from_field_table(message.headers)
         self.redelivered = bool(message.redelivered)
         self.timestamp = message.timestamp
+        self.content_type = message.content_type
+        self.app_id = message.app_id
         # Published with delivery_mode=2: the message survives a broker restart.
         self.persistent = message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
 

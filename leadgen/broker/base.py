@@ -39,7 +39,7 @@ class Outbound:
     headers: Mapping[str, HeaderValue] = field(default_factory=dict)
     timestamp: datetime | None = None
     content_type: str = "application/json"
-    app_id: str = "leadgen"
+    app_id: str | None = "leadgen"
 
 
 class Delivery(Protocol):
@@ -61,6 +61,12 @@ class Delivery(Protocol):
     def headers(self) -> Mapping[str, HeaderValue]: ...
     @property
     def redelivered(self) -> bool: ...
+    @property
+    def timestamp(self) -> datetime | None: ...
+    @property
+    def content_type(self) -> str | None: ...
+    @property
+    def app_id(self) -> str | None: ...
 
     async def ack(self) -> None:
         """Settle the message: its effects are stored."""

@@ -41,6 +41,8 @@ class MemoryDelivery:
         self.correlation_id = message.correlation_id
         self.type = message.type
         self.timestamp = message.timestamp
+        self.content_type = message.content_type
+        self.app_id = message.app_id
         self.redelivered = message.redelivered
         # Decoded for this delivery: a handler that edits it cannot alter a redelivery.
         self.headers = message.headers
