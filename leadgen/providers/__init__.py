@@ -6,8 +6,8 @@ when the spec has no colon. Built in, under ``offline``: ``OfflineLeadSource``, 
 is a seed for another deterministic catalogue (``offline:demo``), and ``OfflineAuditor``, whose
 argument is the share of audits that fail (``offline:0.2``). The networked providers: lead
 sources ``file:PATH`` (providers/file.py) and ``osm[:ENDPOINT_URL]`` (providers/osm.py), and the
-auditor ``website[:key=value,...]`` (providers/website/). docs/providers.md tells how to choose
-them and how to write one's own."""
+auditor ``website[:key=value,...]`` (providers/website/). The README's "Providers" section
+tells how to choose them and how to write one's own."""
 
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version

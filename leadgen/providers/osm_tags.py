@@ -4,7 +4,7 @@ Each ``Category`` names an industry and the ``key=value`` tags businesses of tha
 in OSM (see https://wiki.openstreetmap.org/wiki/Map_features). A query selects every category
 one of its words (or two-word phrases) names, in any case, accent or plural; a query that names
 none is searched by business name instead (``name_pattern``). The table is documented for users
-in docs/providers.md: keep the two in step."""
+in the README section "Providers": keep the two in step."""
 
 import itertools
 import re
