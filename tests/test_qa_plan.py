@@ -63,6 +63,7 @@ async def test_pause_in_generate_dossier(backends: Backends) -> None:
             assert job.phase("generate_dossier").status == "paused"
             assert job.phase("finalize").status == "pending"
             assert sum(lead.queued for lead in leads) == 3
+            assert job.counts.leads == len(leads)  # kept current while paused, not only at the end
             assert sum(lead.dossier is not None for lead in leads) == 1
             assert await charges(harness, job.id, DOSSIER_RESEARCH) == {
                 next(ld.lead_id for ld in leads if ld.dossier is not None): 1

@@ -4,6 +4,7 @@ from typing import Any
 
 from leadgen.actors.base import PhaseActor
 from leadgen.constants import ENRICH
+from leadgen.jobs import refresh_counts
 from leadgen.leads.normalise import enrich
 from leadgen.store.models import Job
 
@@ -18,5 +19,6 @@ class EnrichActor(PhaseActor):
         leads = await store.leads(job.id, include_duplicates=True)
         changes = enrich(leads)
         await store.update_leads(job.id, changes)
+        await refresh_counts(store, job)  # the job shows its lead count from here on
         duplicates = sum(1 for fields in changes.values() if fields.get("duplicate_of"))
         return {"leads": len(leads) - duplicates, "duplicates": duplicates}
