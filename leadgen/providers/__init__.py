@@ -10,7 +10,7 @@ auditor ``website[:key=value,...]`` (providers/website/). The README's "Provider
 tells how to choose them and how to write one's own."""
 
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from typing import TypeVar
 
 from leadgen.errors import ConfigurationError
@@ -63,14 +63,30 @@ def register_auditor(name: str, factory: AuditorFactory) -> None:
     _auditors[name] = factory
 
 
+# Installed packages offer providers under these entry-point groups; each entry point is a
+# factory, loaded the first time its name is asked for.
+ENTRY_POINT_GROUPS = {"lead source": "leadgen.lead_sources", "auditor": "leadgen.auditors"}
+
+
 def _build(kind: str, registry: dict[str, Callable[[str | None], _T]], spec: str) -> _T:
     name, colon, argument = spec.partition(":")
     name = name.strip()
-    factory = registry.get(name)
+    factory = registry.get(name) or _plugin(ENTRY_POINT_GROUPS[kind], name, registry)
     if factory is None:
         known = ", ".join(sorted(registry)) or "none"
         raise ConfigurationError(f"unknown {kind} {name!r} (known: {known})")
     return factory(argument if colon else None)
+
+
+def _plugin(
+    group: str, name: str, registry: dict[str, Callable[[str | None], _T]]
+) -> Callable[[str | None], _T] | None:
+    """The factory an installed package offers as ``name`` in ``group``, now registered."""
+    for entry in entry_points(group=group, name=name):
+        factory: Callable[[str | None], _T] = entry.load()
+        registry[name] = factory
+        return factory
+    return None
 
 
 def lead_source(spec: str) -> LeadSource:
