@@ -3,6 +3,8 @@
 import argparse
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TextIO
 
 from pydantic import BaseModel
@@ -68,17 +70,14 @@ async def resume_command(args: argparse.Namespace, settings: Settings, console: 
         await publish_command(settings, c.RESUME_KEY, command)
         console.out(f"resume of job {args.job_id} sent")
         return 0
-    store = await open_store(settings)
-    try:
+    async with opened_store(settings) as store:
         # Read before sending, so the paused job read back before the worker applied the
         # resume is not taken for where the resumed job settled.
         before = await store.get_job(args.job_id)
         await publish_command(settings, c.RESUME_KEY, command)
         console.out(f"resume of job {args.job_id} sent")
         job = await follow(store, args.job_id, console, poll=0.5, before=before)
-        return exit_code(job)
-    finally:
-        await store.close()
+    return exit_code(job)
 
 
 async def credits_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -94,11 +93,8 @@ async def credits_command(args: argparse.Namespace, settings: Settings, console:
         await publish_command(settings, c.GRANT_KEY, grant)
         console.out(f"granted {grant.amount} {grant.feature_id} to {grant.customer_id}")
         return 0
-    store = await open_store(settings)
-    try:
+    async with opened_store(settings) as store:
         balances = await store.balances(args.customer)
-    finally:
-        await store.close()
     show_credits(console, args.customer, balances)
     return 0
 
@@ -115,22 +111,23 @@ async def publish_command(settings: Settings, routing_key: str, command: BaseMod
         await broker.close()
 
 
-async def open_store(settings: Settings) -> Store:
-    """The MongoDB store, opened."""
+@asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[Store]:
+    """The MongoDB store, open for the duration of the block."""
     store = mongo_store(settings)
     await store.open()
-    return store
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 async def status_command(
     settings: Settings, job_id: str, *, as_json: bool, console: Console
 ) -> int:
     """Print the job; exit 2 when it does not exist."""
-    store = await open_store(settings)
-    try:
+    async with opened_store(settings) as store:
         job = await store.get_job(job_id)
-    finally:
-        await store.close()
     if job is None:
         print(f"leadgen: error: no job {job_id}", file=sys.stderr)
         return EXIT_NOT_FOUND
@@ -147,11 +144,8 @@ async def _maybe_follow(
 ) -> int:
     if not args.follow:
         return 0
-    store = await open_store(settings)
-    try:
+    async with opened_store(settings) as store:
         return exit_code(await follow(store, job_id, console, poll=0.5))
-    finally:
-        await store.close()
 
 
 async def run_embedded(args: argparse.Namespace, settings: Settings, console: Console) -> int:

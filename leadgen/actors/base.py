@@ -109,23 +109,30 @@ class PhaseActor(Actor[PhaseTask]):
 
     async def report_error(self, job: Job, exc: Exception) -> None:
         """Send the error to the supervisor as data ``{name, message}``."""
-        envelope = ErrorEnvelope.from_exception(exc)
-        if not is_billing_pause_error(envelope):
-            log.warning("phase_failed", error=envelope.model_dump(), exc_info=exc)
-        current = await self.services.store.get_job(job.id)
-        block = current.billing_block if current is not None else None
-        await self.services.publisher.outcome(
-            PhaseOutcome(
-                job_id=job.id,
-                workflow_id=job.workflow_id,
-                phase=self.phase,
-                status="failed",
-                error=envelope,
-                billing_block=block.model_dump(mode="json") if block else None,
-            ),
-            job.correlation_id,
-        )
+        await report_failure(self.services, job, self.phase, exc)
 
     @abstractmethod
     async def run(self, job: Job) -> dict[str, Any] | None:
         """Do the phase's work; the outcome detail, or None when the outcome comes later."""
+
+
+async def report_failure(services: Services, job: Job, phase: str, exc: Exception) -> None:
+    """Tell the supervisor that ``phase`` of ``job``'s run failed with ``exc``, as data.
+
+    A billing pause travels with the job's billing block, for the supervisor's own guard."""
+    envelope = ErrorEnvelope.from_exception(exc)
+    if not is_billing_pause_error(envelope):
+        log.warning("phase_failed", error=envelope.model_dump(), exc_info=exc)
+    current = await services.store.get_job(job.id)
+    block = current.billing_block if current is not None else None
+    await services.publisher.outcome(
+        PhaseOutcome(
+            job_id=job.id,
+            workflow_id=job.workflow_id,
+            phase=phase,
+            status="failed",
+            error=envelope,
+            billing_block=block.model_dump(mode="json") if block else None,
+        ),
+        job.correlation_id,
+    )

@@ -10,7 +10,7 @@ not started (invariant 3). The last audit to be accounted for reports the phase 
 from typing import Any
 
 from leadgen import constants as c
-from leadgen.actors.base import Actor, PhaseActor, bind_job
+from leadgen.actors.base import Actor, PhaseActor, bind_job, report_failure
 from leadgen.billing import pause_for_billing
 from leadgen.broker.base import Delivery
 from leadgen.errors import BillingError
@@ -104,7 +104,7 @@ class AuditActor(Actor[AuditTask]):
         try:
             await self._audit(job, lead, paid)
         except BillingError as exc:
-            await self._report_pause(job, exc)
+            await report_failure(self.services, job, c.GENERATE_DOSSIER, exc)
             return
         await self._continue(job, message)
 
@@ -176,21 +176,6 @@ class AuditActor(Actor[AuditTask]):
         leads = await self.services.store.leads(job.id)
         return max(
             1, sum(ld.queued and not ld.accounted and ld.lead_id not in paid for ld in leads)
-        )
-
-    async def _report_pause(self, job: Job, exc: BillingError) -> None:
-        paused = await self.services.store.get_job(job.id)
-        block = paused.billing_block if paused is not None else None
-        await self.services.publisher.outcome(
-            PhaseOutcome(
-                job_id=job.id,
-                workflow_id=job.workflow_id,
-                phase=c.GENERATE_DOSSIER,
-                status="failed",
-                error=ErrorEnvelope.from_exception(exc),
-                billing_block=block.model_dump(mode="json") if block else None,
-            ),
-            job.correlation_id,
         )
 
     async def _continue(self, job: Job, message: AuditTask) -> None:

@@ -17,9 +17,9 @@ Each factor adds one reason, "what was found (+points)", so a reader sees why a 
 where it does. Missing or malformed signals count 0."""
 
 import math
-import re
 from typing import Any
 
+from leadgen.leads import matching
 from leadgen.leads.normalise import fold
 from leadgen.store.models import JobRequest, Lead
 
@@ -37,24 +37,6 @@ _STOPWORDS = frozenset(
 Scored = tuple[int, list[str]]
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[^\W_]+", fold(text).lower())
-
-
-def _related(term: str, word: str) -> bool:
-    # Crude stemming that keeps scoring dependency-free: "dentist" ~ "dental",
-    # "plumber" ~ "plumbing", "gym" ~ "gyms", but not "law" ~ "lawyer".
-    if term == word:
-        return True
-    short, long = sorted((term, word), key=len)
-    common = next(
-        (i for i, (a, b) in enumerate(zip(short, long, strict=False)) if a != b), len(short)
-    )
-    if common == len(short) and len(long) - len(short) <= 1:
-        return True
-    return common >= 4 and common >= len(short) - 2
-
-
 def _keywords(lead: Lead) -> list[str]:
     value: Any = lead.signals.get("keywords")
     if isinstance(value, str):
@@ -65,12 +47,12 @@ def _keywords(lead: Lead) -> list[str]:
 
 
 def _query_points(lead: Lead, query: str) -> Scored:
-    words = list(dict.fromkeys(_words(query)))
+    words = list(dict.fromkeys(matching.words(query)))
     terms = [w for w in words if w not in _STOPWORDS] or words
     if not terms:
         return 0, ["empty query (+0)"]
-    haystack = set(_words(" ".join([lead.name, lead.industry or "", *_keywords(lead)])))
-    found = [t for t in terms if any(_related(t, w) for w in haystack)]
+    haystack = set(matching.words(" ".join([lead.name, lead.industry or "", *_keywords(lead)])))
+    found = [t for t in terms if any(matching.related(t, w) for w in haystack)]
     points = round(QUERY_POINTS * len(found) / len(terms))
     if not found:
         return 0, ["no query term in name, industry or keywords (+0)"]

@@ -12,14 +12,13 @@ on every ``find``, so an edited file is used by the next job."""
 import asyncio
 import csv
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from leadgen.errors import ConfigurationError, ProviderError
-from leadgen.leads.normalise import fold
+from leadgen.leads import matching
 from leadgen.log import log
 from leadgen.providers.base import RawLead
 from leadgen.providers.catalogue import QUERY_STOPWORDS
@@ -48,34 +47,16 @@ class _Row:
     lead: RawLead
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[^\W_]+", fold(text).lower())
-
-
-def _related(term: str, word: str) -> bool:
-    # The same crude stemming as phase ``score``: "dentists" ~ "dentist" ~ "dental",
-    # "plumbers" ~ "plumbing", but not "law" ~ "lawyer".
-    if term == word:
-        return True
-    short, long = sorted((term, word), key=len)
-    common = next(
-        (i for i, (a, b) in enumerate(zip(short, long, strict=False)) if a != b), len(short)
-    )
-    if common == len(short) and len(long) - len(short) <= 1:
-        return True
-    return common >= 4 and common >= len(short) - 2
-
-
 def _query_hits(lead: RawLead, terms: list[str]) -> int:
-    haystack = set(_words(" ".join([lead.name, lead.industry or "", *lead.keywords])))
-    return sum(any(_related(term, word) for word in haystack) for term in terms)
+    haystack = set(matching.words(" ".join([lead.name, lead.industry or "", *lead.keywords])))
+    return sum(any(matching.related(term, word) for word in haystack) for term in terms)
 
 
 def _in_place(lead: RawLead, city: list[str]) -> bool:
     # A listing without a location is kept: the customer's own list is usually local already.
     if not city or not lead.location:
         return True
-    words = _words(lead.location)
+    words = matching.words(lead.location)
     return any(words[i : i + len(city)] == city for i in range(len(words) - len(city) + 1))
 
 
@@ -154,9 +135,9 @@ class FileLeadSource:
     async def find(self, query: str, location: str | None, limit: int) -> list[RawLead]:
         """Up to ``limit`` matching rows; LeadFileError when the file cannot be used."""
         rows = await asyncio.to_thread(self.read)
-        words = list(dict.fromkeys(_words(query)))
+        words = list(dict.fromkeys(matching.words(query)))
         terms = [word for word in words if word not in QUERY_STOPWORDS] or words
-        city = _words((location or "").split(",")[0])
+        city = matching.words((location or "").split(",")[0])
         ranked: list[tuple[int, int, RawLead]] = []
         for index, row in enumerate(rows):
             hits = _query_hits(row.lead, terms) if terms else 1
