@@ -31,6 +31,10 @@ SETTING_OPTIONS = (
 )
 
 
+# Shorter spellings people reach for first.
+ALIASES = {"lead_source": ("--source",)}
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line, exit code 2."""
 
@@ -60,9 +64,9 @@ def _settings_parent() -> Parser:
     parent = Parser(add_help=False)
     group = parent.add_argument_group("settings (default: LEADGEN_* environment variables)")
     for name in SETTING_OPTIONS:
-        option = "--" + name.replace("_", "-")
+        options = ["--" + name.replace("_", "-"), *ALIASES.get(name, ())]
         kind = int if name == "http_port" else str
-        group.add_argument(option, dest=name, type=kind, default=None, metavar=name.upper())
+        group.add_argument(*options, dest=name, type=kind, default=None, metavar=name.upper())
     return parent
 
 

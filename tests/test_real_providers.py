@@ -41,7 +41,7 @@ def leads_csv(tmp_path: Path) -> Path:
 
 
 async def test_leadgen_run_with_a_lead_file_and_the_website_auditor(tmp_path: Path) -> None:
-    """``leadgen run --lead-source file:... --auditor website`` audits the three Austin
+    """``leadgen run --source file:... --auditor website`` audits the three Austin
     dentists of the file, prints two dossiers and the failed audit, and exits 0."""
     csv = leads_csv(tmp_path)
     async with fixture_sites() as sites:
@@ -50,7 +50,7 @@ async def test_leadgen_run_with_a_lead_file_and_the_website_auditor(tmp_path: Pa
         env.pop("NO_PROXY", None)
         process = await asyncio.create_subprocess_exec(
             *[sys.executable, "-m", "leadgen", "run", "--customer", "c", "--query", "dentists",
-              "--location", "Austin", "--lead-source", f"file:{csv}", "--auditor", "website",
+              "--location", "Austin", "--source", f"file:{csv}", "--auditor", "website",
               "--max-leads", "5", "--max-dossiers", "3"],
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
