@@ -318,17 +318,22 @@ async def test_a_missing_or_failing_robots_txt_allows_the_visit(sites: Server, h
 
 
 async def test_network_failures_raise_named_errors() -> None:
-    """DNS failure and refused connection: WebsiteUnreachable; TLS to a plain port: TLS error."""
+    """DNS failure and refused connection: WebsiteUnreachable; TLS to a plain port: TLS error.
+
+    The local server is on 127.0.0.1, so these audits need ``allow_private``;
+    tests/providers/test_website_addresses.py checks the same errors with the guard on."""
+    intranet = WebsiteAuditor(allow_private=True)
     plain = text("<html></html>", content_type="text/html")
     async with serve(plain) as server:
         port = server.url.rsplit(":", 1)[1]
         with pytest.raises(WebsiteTLSError, match="TLS handshake failed"):
-            await WebsiteAuditor().audit(lead(f"https://127.0.0.1:{port}/"))
-    with pytest.raises(WebsiteUnreachable, match=r"cannot resolve nowhere\.invalid"):
-        await WebsiteAuditor().audit(lead("http://nowhere.invalid/"))
+            await intranet.audit(lead(f"https://127.0.0.1:{port}/"))
+    for each in (WebsiteAuditor(), intranet):
+        with pytest.raises(WebsiteUnreachable, match=r"cannot resolve nowhere\.invalid"):
+            await each.audit(lead("http://nowhere.invalid/"))
     refused = f"http://127.0.0.1:{free_port()}/"
     with pytest.raises(WebsiteUnreachable, match=f"^{refused}: connection refused$"):
-        await WebsiteAuditor().audit(lead(refused))
+        await intranet.audit(lead(refused))
 
 
 @pytest.mark.parametrize(
@@ -352,8 +357,13 @@ def test_the_spec_takes_options() -> None:
     assert (tuned.slow_ms, tuned.limits.max_redirects, tuned.proxy) == (
         1500, 2, "http://127.0.0.1:3128"
     )  # fmt: skip
+    assert plain.allow_private is False
+    for flag, value in [("true", True), ("Yes", True), ("0", False), ("false", False)]:
+        intranet = auditor(f"website:allow_private={flag}")
+        assert isinstance(intranet, WebsiteAuditor) and intranet.allow_private is value
     for spec, message in [
         ("website:speed=9", "unknown option 'speed'"),
+        ("website:allow_private=maybe", "allow_private must be true or false, got 'maybe'"),
         ("website:max_bytes=lots", "max_bytes must be an integer, got 'lots'"),
         ("website:read_timeout=0", "read_timeout must be greater than 0"),
         ("website:slow", "expected key=value, got 'slow'"),

@@ -4,7 +4,8 @@ The dossier keeps the top-level keys of the offline one (``summary``, ``website`
 ``score``, ``talking_points``, ``provider``) and adds what the visit showed: ``content`` (what the
 site says), ``technology`` (how it is built) and ``performance`` (how it answered). docs/
 providers.md shows a complete example. Any failure raises a WebsiteError subclass, which phase
-``generate_dossier`` stores as the lead's ``dossier_error`` and refunds."""
+``generate_dossier`` stores as the lead's ``dossier_error`` and refunds; a website at an internal
+address is one (WebsiteBlockedAddress, providers/website/addresses.py)."""
 
 import asyncio
 from dataclasses import dataclass, replace
@@ -27,10 +28,11 @@ from leadgen.providers.website.findings import (
 )
 from leadgen.providers.website.page import PageFacts, decode, parse_page
 from leadgen.providers.website.tech import Stack, detect
+from leadgen.providers.website.transport import guarded_transport
 from leadgen.store.models import Lead
 
 # Options of the ``website:key=value,...`` spec and the type of each.
-OPTIONS: dict[str, type[int] | type[float] | type[str]] = {
+OPTIONS: dict[str, type[int] | type[float] | type[str] | type[bool]] = {
     "connect_timeout": float,
     "read_timeout": float,
     "total_timeout": float,
@@ -39,7 +41,9 @@ OPTIONS: dict[str, type[int] | type[float] | type[str]] = {
     "slow_ms": int,
     "heavy_bytes": int,
     "proxy": str,
+    "allow_private": bool,
 }
+FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,16 @@ def start_url(website: str | None, name: str) -> str:
     return text
 
 
-def _option(key: str, text: str) -> int | float | str:
+def _option(key: str, text: str) -> int | float | str | bool:
     kind = OPTIONS.get(key)
     if kind is None:
         raise ConfigurationError(
             f"website auditor: unknown option {key!r} (known: {', '.join(OPTIONS)})"
         )
+    if kind is bool:
+        if text.lower() not in FLAGS:
+            raise ConfigurationError(f"website auditor: {key} must be true or false, got {text!r}")
+        return FLAGS[text.lower()]
     try:
         value = kind(text)
     except ValueError:
@@ -90,7 +98,9 @@ class WebsiteAuditor:
     whole visit; a page over ``max_bytes`` (decompressed) fails, as do more than
     ``max_redirects`` redirects. A page slower than ``slow_ms`` or heavier than ``heavy_bytes``
     gets a finding. ``proxy`` sends every request through that HTTP proxy; without it the usual
-    ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` variables apply."""
+    ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` variables apply. A request that goes through no
+    proxy may only connect to a public address (providers/website/transport.py);
+    ``allow_private`` lifts that, for intranet deployments."""
 
     name = "website"
 
@@ -105,12 +115,14 @@ class WebsiteAuditor:
         slow_ms: int = 3000,
         heavy_bytes: int = 1_000_000,
         proxy: str | None = None,
+        allow_private: bool = False,
     ) -> None:
         self.limits = Limits(connect_timeout, read_timeout, max_bytes, max_redirects)
         self.total_timeout = total_timeout
         self.slow_ms = slow_ms
         self.heavy_bytes = heavy_bytes
         self.proxy = proxy
+        self.allow_private = allow_private
         # Loading the CA bundle takes milliseconds: once per auditor, not once per audit.
         self._tls = httpx.create_ssl_context()
 
@@ -154,7 +166,11 @@ class WebsiteAuditor:
         return Visit(page, facts, stack, findings(page, facts, stack, limits))
 
     def _client(self) -> httpx.AsyncClient:
+        # Through the proxy option the proxy resolves names, and its operator owns egress policy;
+        # with allow_private httpx routes as it always does. Otherwise: the guarded transport.
+        guarded = not (self.proxy or self.allow_private)
         return httpx.AsyncClient(
+            transport=guarded_transport(self._tls) if guarded else None,
             timeout=httpx.Timeout(self.limits.read_timeout, connect=self.limits.connect_timeout),
             headers={
                 "User-Agent": USER_AGENT,

@@ -44,3 +44,7 @@ class WebsiteTooLarge(WebsiteError):
 
 class WebsiteBlockedByRobots(WebsiteError):
     """Raised when the site's robots.txt disallows a page the audit would fetch."""
+
+
+class WebsiteBlockedAddress(WebsiteError):
+    """Raised when the site's host is, or resolves to, an address that is not public."""

@@ -3,7 +3,9 @@
 Redirects are followed by hand, so that every page fetched, the first and each one redirected
 to, is checked against its site's robots.txt (parsed with ``urllib.robotparser``) and the hops
 are counted. A body is streamed and abandoned past ``max_bytes``. httpx errors are translated
-here, at the edge, into the WebsiteError subclasses of providers/website/errors.py."""
+here, at the edge, into the WebsiteError subclasses of providers/website/errors.py. Which
+addresses a request may reach is the client's business (providers/website/transport.py): its
+refusal, WebsiteBlockedAddress, is only given the URL of the hop it stopped."""
 
 import socket
 import ssl
@@ -16,6 +18,7 @@ from urllib.robotparser import RobotFileParser
 import httpx
 
 from leadgen.providers.website.errors import (
+    WebsiteBlockedAddress,
     WebsiteBlockedByRobots,
     WebsiteError,
     WebsiteHTTPError,
@@ -83,6 +86,8 @@ def translated(url: str, limits: Limits) -> Iterator[None]:
     """Turn the httpx errors raised inside into WebsiteError subclasses about ``url``."""
     try:
         yield
+    except WebsiteBlockedAddress as exc:
+        raise WebsiteBlockedAddress(f"{url}: {exc}") from None
     except httpx.ConnectTimeout:
         raise WebsiteTimeout(f"{url}: no connection within {limits.connect_timeout:g} s") from None
     except httpx.TimeoutException:
