@@ -142,8 +142,27 @@ def normalise_website(url: str | None) -> tuple[str, str] | None:
     return website, bare if "." in bare else host
 
 
+def normalise_location(location: str | None) -> str | None:
+    """``austin,  TX`` -> ``Austin, TX``: parts trimmed, a part written in one case recased
+    (two letters read as a region code); a part in mixed case is kept as written."""
+    if location is None:
+        return None
+    parts = [" ".join(part.split()) for part in location.split(",")]
+    recased = [
+        part.upper()
+        if len(part) == 2
+        else part.title()
+        if part in (part.lower(), part.upper())
+        else part
+        for part in parts
+        if part
+    ]
+    return ", ".join(recased) or None
+
+
 def enrich(leads: Sequence[Lead]) -> dict[str, dict[str, Any]]:
-    """For every lead id, the fields to ``$set``: name, website, domain and duplicate_of.
+    """For every lead id, the fields to ``$set``: name, website, domain, location and
+    duplicate_of.
 
     A lead is a duplicate of the first lead (by ``source_rank``, then ``lead_id``) that has the
     same domain or the same ``name_key``; ``duplicate_of`` always names a lead that is not itself
@@ -170,6 +189,7 @@ def enrich(leads: Sequence[Lead]) -> dict[str, dict[str, Any]]:
             "name": name,
             "website": website,
             "domain": domain,
+            "location": normalise_location(lead.location),
             "duplicate_of": original,
         }
     return changes

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from leadgen.leads import enrich, name_key, normalise_name, normalise_website
+from leadgen.leads.normalise import normalise_location
 from leadgen.providers import OfflineLeadSource
 from leadgen.store.models import Lead
 
@@ -124,7 +125,8 @@ def test_different_businesses_have_different_name_keys(first: str, second: str) 
 
 
 def test_enrich_sets_name_website_domain_for_every_lead() -> None:
-    """Every lead gets its normalised name, website and domain; an unusable website becomes None."""
+    """Every lead gets its normalised name, website, domain and location; an unusable website
+    becomes None."""
     changes = enrich(
         [lead("l1", "ACE PLUMBING", "AcePlumbing.com"), lead("l2", "bob's cafe", "not a url")]
     )
@@ -133,9 +135,16 @@ def test_enrich_sets_name_website_domain_for_every_lead() -> None:
             "name": "Ace Plumbing",
             "website": "https://aceplumbing.com/",
             "domain": "aceplumbing.com",
+            "location": None,
             "duplicate_of": None,
         },
-        "l2": {"name": "Bob's Cafe", "website": None, "domain": None, "duplicate_of": None},
+        "l2": {
+            "name": "Bob's Cafe",
+            "website": None,
+            "domain": None,
+            "location": None,
+            "duplicate_of": None,
+        },
     }
 
 
@@ -190,3 +199,21 @@ async def test_enrich_is_idempotent() -> None:
     first = enrich(leads)
     assert enrich(applied(leads, first)) == first
     assert enrich(list(reversed(leads))) == first
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("austin, tx", "Austin, TX"),
+        ("AUSTIN,TX", "Austin, TX"),
+        ("  san   antonio ,  tx ", "San Antonio, TX"),
+        ("McAllen, TX", "McAllen, TX"),
+        ("new york", "New York"),
+        ("Berlin, DE", "Berlin, DE"),
+        (" , ", None),
+        (None, None),
+    ],
+)
+def test_normalise_location(raw: str | None, expected: str | None) -> None:
+    """Locations are trimmed and recased when written in one case; mixed case is kept."""
+    assert normalise_location(raw) == expected
