@@ -1,7 +1,6 @@
 """Bad commands are dead-lettered with their reason, unchanged, and the worker goes on
 serving the next valid command (contract sections 2 and 5)."""
 
-import json
 
 import pytest
 from structlog.testing import capture_logs
@@ -80,5 +79,5 @@ async def test_worker_survives_a_burst_of_bad_commands(backends: Backends) -> No
             assert dead is not None
             reasons.append(dead.headers[c.ERROR_HEADER])
             await dead.ack()
-    assert len(reasons) == len(BAD) and all(reasons)
-    assert json.dumps(reasons)  # plain strings, readable by any client
+    assert len(reasons) == len(BAD)
+    assert all(isinstance(reason, str) and reason for reason in reasons)  # readable by any client
