@@ -1,7 +1,6 @@
 """Bad commands are dead-lettered with their reason, unchanged, and the worker goes on
 serving the next valid command (contract sections 2 and 5)."""
 
-
 import pytest
 from structlog.testing import capture_logs
 
