@@ -25,6 +25,18 @@ from leadgen.store.base import Store
 EXIT_NOT_FOUND = 2
 
 
+def start_command(args: argparse.Namespace) -> StartJob:
+    """The start command of ``start`` or ``run`` options; a job id is chosen here if none is."""
+    return StartJob(
+        customer_id=args.customer,
+        query=args.query,
+        location=args.location,
+        max_leads=args.max_leads,
+        max_dossiers=args.max_dossiers,
+        job_id=args.job_id or new_id(),
+    )
+
+
 async def run_command(
     args: argparse.Namespace, settings: Settings, out: TextIO | None = None
 ) -> int:
@@ -40,14 +52,7 @@ async def run_command(
     if args.command == "run":
         return await run_embedded(args, settings, console)
     if args.command == "start":
-        command = StartJob(
-            customer_id=args.customer,
-            query=args.query,
-            location=args.location,
-            max_leads=args.max_leads,
-            max_dossiers=args.max_dossiers,
-            job_id=args.job_id or new_id(),
-        )
+        command = start_command(args)
         await publish_command(settings, c.START_KEY, command)
         console.out(f"job {command.job_id} started")
         return await _maybe_follow(settings, args, str(command.job_id), console)
@@ -156,14 +161,7 @@ async def run_embedded(args: argparse.Namespace, settings: Settings, console: Co
 
     if args.log_level is None and "LEADGEN_LOG_LEVEL" not in os.environ:
         configure_logging(settings.log_format, "error")  # progress lines, not log lines
-    command = StartJob(
-        customer_id=args.customer,
-        query=args.query,
-        location=args.location,
-        max_leads=args.max_leads,
-        max_dossiers=args.max_dossiers,
-        job_id=args.job_id or new_id(),
-    )
+    command = start_command(args)
     store, broker = MemoryStore(), MemoryBroker()
     worker = Worker(settings, store=store, broker=broker)
     await worker.start()

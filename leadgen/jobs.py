@@ -2,7 +2,7 @@
 ``complete_flow``, count refreshes and event building."""
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +11,7 @@ from leadgen.log import log
 from leadgen.messages.events import JobEvent
 from leadgen.phases import with_phase
 from leadgen.store.base import Guard, Store
-from leadgen.store.models import Counts, Job, Lead, utcnow
+from leadgen.store.models import Counts, Job, LeadTotals, utcnow
 
 Fields = Mapping[str, Any] | None
 Decide = Callable[[Job], Fields | Awaitable[Fields]]
@@ -53,27 +53,19 @@ async def transition(
     raise RuntimeError(f"job {job_id}: too many concurrent updates")
 
 
-def counts_of(leads: Sequence[Lead]) -> Counts:
-    """The job totals derived from its (non-duplicate) leads."""
-    return Counts(
-        leads=len(leads),
-        dossiers_done=sum(lead.dossier is not None for lead in leads),
-        dossiers_failed=sum(lead.dossier_error is not None for lead in leads),
-    )
+async def refresh_counts(store: Store, job: Job) -> LeadTotals:
+    """Store ``counts`` of the job's current run from its lead totals; return the totals."""
+    totals = LeadTotals()
 
-
-async def refresh_counts(store: Store, job: Job) -> list[Lead]:
-    """Recompute ``counts`` of the job's current run from its leads; return the leads read."""
-    leads: list[Lead] = []
-
-    # Reading the leads inside the versioned loop makes the last write the freshest count.
+    # Counting inside the versioned loop makes the last write the freshest count.
     async def decide(current: Job) -> Fields:
-        leads[:] = await store.leads(job.id)
-        counts = counts_of(leads)
+        nonlocal totals
+        totals = await store.lead_totals(job.id)
+        counts = totals.counts()
         return None if counts == current.counts else {"counts": counts.model_dump()}
 
     await transition(store, job.id, Guard(workflow_id=job.workflow_id), decide)
-    return leads
+    return totals
 
 
 async def complete_flow(store: Store, job: Job, counts: Counts) -> Job | None:

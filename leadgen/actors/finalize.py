@@ -6,7 +6,7 @@ from typing import Any
 
 from leadgen.actors.base import PhaseActor
 from leadgen.constants import FINALIZE
-from leadgen.jobs import complete_flow, counts_of
+from leadgen.jobs import complete_flow
 from leadgen.log import log
 from leadgen.store.models import Job
 
@@ -26,7 +26,7 @@ class FinalizeActor(PhaseActor):
             await super().skip_not_running(job)
 
     async def run(self, job: Job) -> dict[str, Any] | None:
-        counts = counts_of(await self.services.store.leads(job.id))
+        counts = (await self.services.store.lead_totals(job.id)).counts()
         completed = await complete_flow(self.services.store, job, counts)
         if completed is None:
             return None  # refused: paused or no longer running, nothing to report

@@ -19,7 +19,7 @@ from leadgen.log import log
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import AUDIT_TASK, AuditTask, PhaseOutcome
 from leadgen.store.base import Guard
-from leadgen.store.models import AuditPlan, Job, Lead
+from leadgen.store.models import AuditPlan, Job, Lead, LeadTotals
 
 TRANSIENT_NAMES = frozenset({"StoreUnavailable", "BrokerUnavailable"})
 
@@ -32,8 +32,7 @@ class GenerateDossierActor(PhaseActor):
     async def run(self, job: Job) -> dict[str, Any] | None:
         plan = await self._plan(job)
         if not plan.lead_ids:
-            leads = await refresh_counts(self.services.store, job)
-            return outcome_detail(leads)
+            return outcome_detail(await refresh_counts(self.services.store, job))
         window = self.services.settings.audit_concurrency
         for index, lead_id in enumerate(plan.lead_ids[:window]):
             await self.services.publisher.audit_task(
@@ -67,15 +66,13 @@ class GenerateDossierActor(PhaseActor):
         return stored if stored is not None and stored.workflow_id == job.workflow_id else plan
 
 
-def outcome_detail(leads: list[Lead]) -> dict[str, Any]:
+def outcome_detail(totals: LeadTotals) -> dict[str, Any]:
     """The phase's detail and status from the queued leads' results."""
-    queued = [lead for lead in leads if lead.queued]
-    failed = sum(lead.dossier_error is not None for lead in queued)
     return {
-        "queued": len(queued),
-        "done": sum(lead.dossier is not None for lead in queued),
-        "failed": failed,
-        "status": "completed_with_failures" if failed else "completed",
+        "queued": totals.queued,
+        "done": totals.done,
+        "failed": totals.failed,
+        "status": "completed_with_failures" if totals.failed else "completed",
     }
 
 
@@ -111,26 +108,15 @@ class AuditActor(Actor[AuditTask]):
     async def _audit(self, job: Job, lead: Lead, paid: bool) -> None:
         """Charge, audit and store; refund a failed audit. Each step is idempotent."""
         store = self.services.store
+        failed = lead.dossier_error is not None
         if not lead.accounted:
             if not paid:
-                await self._charge(job, lead)
-            try:
-                dossier = await self.services.auditor.audit(lead)
-            except Exception as exc:
-                error = ErrorEnvelope.from_exception(exc)
-                if error.name in TRANSIENT_NAMES:
-                    raise
-                log.warning("audit_failed", lead_id=lead.lead_id, error=error.model_dump())
-                await store.record_audit(job.id, lead.lead_id, error=error.model_dump())
-            else:
-                await store.record_audit(job.id, lead.lead_id, dossier=dossier)
-        stored = await store.get_lead(job.id, lead.lead_id)
-        if (
-            stored
-            and stored.dossier_error is not None
-            and await store.has_movement(charge_key(job.id, lead.lead_id))
-        ):
-            # Credits spent equal dossiers delivered: a failed audit is refunded, once.
+                await self._charge(job, lead)  # raises BillingError when it cannot
+                paid = True
+            failed = await self._research(job, lead)
+        if failed and paid:
+            # Credits spent equal dossiers delivered: a failed audit is refunded, once (also
+            # when an earlier delivery recorded the failure and stopped before refunding).
             refund = await store.move_credits(
                 job.customer_id,
                 c.DOSSIER_RESEARCH,
@@ -141,6 +127,25 @@ class AuditActor(Actor[AuditTask]):
             )
             if refund.applied:
                 self.services.metrics.credits_refunded.labels(c.DOSSIER_RESEARCH).inc()
+
+    async def _research(self, job: Job, lead: Lead) -> bool:
+        """Run the auditor and store its dossier or its error; True when the lead failed."""
+        store = self.services.store
+        try:
+            dossier = await self.services.auditor.audit(lead)
+        except Exception as exc:
+            error = ErrorEnvelope.from_exception(exc)
+            if error.name in TRANSIENT_NAMES:
+                raise
+            log.warning("audit_failed", lead_id=lead.lead_id, error=error.model_dump())
+            if await store.record_audit(job.id, lead.lead_id, error=error.model_dump()):
+                return True
+        else:
+            if await store.record_audit(job.id, lead.lead_id, dossier=dossier):
+                return False
+        # Another delivery of this audit recorded its result first: that result stands.
+        stored = await store.get_lead(job.id, lead.lead_id)
+        return stored is not None and stored.dossier_error is not None
 
     async def _charge(self, job: Job, lead: Lead) -> None:
         """Take the lead's credit, or pause the job for lack of it."""
@@ -201,15 +206,16 @@ class AuditActor(Actor[AuditTask]):
                 ),
                 fresh.correlation_id,
             )
-        leads = await refresh_counts(store, fresh)
-        if all(lead.accounted for lead in leads if lead.queued):
+        totals = await refresh_counts(store, fresh)
+        if totals.all_accounted:
+            detail = outcome_detail(totals)
             await self.services.publisher.outcome(
                 PhaseOutcome(
                     job_id=job.id,
                     workflow_id=fresh.workflow_id,
                     phase=c.GENERATE_DOSSIER,
-                    status=outcome_detail(leads)["status"],
-                    detail=outcome_detail(leads),
+                    status=detail["status"],
+                    detail=detail,
                 ),
                 fresh.correlation_id,
             )

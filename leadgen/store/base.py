@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from leadgen.store.models import Job, Lead, LedgerEntry, Movement
+from leadgen.store.models import Job, Lead, LeadTotals, LedgerEntry, Movement
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,9 @@ class Store(Protocol):
 
     async def get_lead(self, job_id: str, lead_id: str) -> Lead | None:
         """One lead of a job (duplicates included), or None."""
+
+    async def lead_totals(self, job_id: str) -> LeadTotals:
+        """How many non-duplicate leads the job has, queued, with a dossier, failed."""
 
     async def update_leads(self, job_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
         """Set fields on several leads: ``changes[lead_id]`` holds the fields of one lead."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from leadgen.store.base import Guard
 from leadgen.store.fields import LEAD_RESERVED, audit_field, check_fields, job_reserved
-from leadgen.store.models import Job, Lead, LedgerEntry, Movement, utcnow
+from leadgen.store.models import Job, Lead, LeadTotals, LedgerEntry, Movement, utcnow
 
 
 def plain(value: Any) -> Any:
@@ -128,6 +128,17 @@ class MemoryStore:
         """One lead of a job (duplicates included), or None."""
         doc = self._leads.get((job_id, lead_id))
         return None if doc is None else Lead.model_validate(copy.deepcopy(doc))
+
+    async def lead_totals(self, job_id: str) -> LeadTotals:
+        """How many non-duplicate leads the job has, queued, with a dossier, failed."""
+        docs = [d for (j, _), d in self._leads.items() if j == job_id and d["duplicate_of"] is None]
+        queued = [d for d in docs if d["queued"]]
+        return LeadTotals(
+            leads=len(docs),
+            queued=len(queued),
+            done=sum(d["dossier"] is not None for d in queued),
+            failed=sum(d["dossier_error"] is not None for d in queued),
+        )
 
     async def update_leads(self, job_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
         """Set fields on several leads; a lead that is not stored is left alone."""

@@ -65,6 +65,24 @@ class Counts(_Doc):
     dossiers_failed: int = 0
 
 
+class LeadTotals(_Doc):
+    """How a job's (non-duplicate) leads stand: counted by the store, not read one by one."""
+
+    leads: int = 0
+    queued: int = 0
+    done: int = 0  # queued leads with a dossier
+    failed: int = 0  # queued leads whose audit failed
+
+    @property
+    def all_accounted(self) -> bool:
+        """True once every queued lead has its dossier or its error."""
+        return self.done + self.failed >= self.queued
+
+    def counts(self) -> Counts:
+        """The job's ``counts`` field."""
+        return Counts(leads=self.leads, dossiers_done=self.done, dossiers_failed=self.failed)
+
+
 class AuditPlan(_Doc):
     """The leads ``generate_dossier`` audits in one run, in dispatch order."""
 

@@ -18,7 +18,7 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
 from leadgen.errors import StoreUnavailable
 from leadgen.store.base import Guard
 from leadgen.store.fields import LEAD_RESERVED, audit_field, check_fields, job_reserved
-from leadgen.store.models import Job, Lead, LedgerEntry, Movement, utcnow
+from leadgen.store.models import Job, Lead, LeadTotals, LedgerEntry, Movement, utcnow
 from leadgen.store.mongo_credits import Doc, MongoCredits
 
 P = ParamSpec("P")
@@ -197,6 +197,33 @@ class MongoStore:
         """One lead of a job (duplicates included), or None."""
         doc = await self._leads.find_one({"job_id": job_id, "lead_id": lead_id}, {"_id": False})
         return None if doc is None else Lead.model_validate(doc)
+
+    @_edge
+    async def lead_totals(self, job_id: str) -> LeadTotals:
+        """How many non-duplicate leads the job has, queued, with a dossier, failed.
+
+        Counted by the server: an audit checks these after every lead, and reading every lead
+        (dossiers included) each time would make a job's audits quadratic in its size."""
+
+        def queued_with(field: str) -> Doc:
+            condition = {"$and": ["$queued", {"$ne": [f"${field}", None]}]}
+            return {"$sum": {"$cond": [condition, 1, 0]}}
+
+        pipeline: list[Doc] = [
+            {"$match": {"job_id": job_id, "duplicate_of": None}},
+            {
+                "$group": {
+                    "_id": None,
+                    "leads": {"$sum": 1},
+                    "queued": {"$sum": {"$cond": ["$queued", 1, 0]}},
+                    "done": queued_with("dossier"),
+                    "failed": queued_with("dossier_error"),
+                }
+            },
+        ]
+        async for doc in await self._leads.aggregate(pipeline):
+            return LeadTotals.model_validate(doc)
+        return LeadTotals()
 
     @_edge
     async def update_leads(self, job_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from leadgen.store.base import Guard, Store
 from leadgen.store.memory import MemoryStore
-from leadgen.store.models import Job, JobRequest, Lead, utcnow
+from leadgen.store.models import Job, JobRequest, Lead, LeadTotals, utcnow
 
 PAST = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -221,6 +221,27 @@ async def test_get_lead_finds_one_lead_of_one_job(store: Store) -> None:
     assert await store.get_lead("job-1", "d") == make_lead("d", duplicate_of="a")
     assert await store.get_lead("job-1", "x") is None
     assert await store.get_lead("job-3", "a") is None
+
+
+async def test_lead_totals_count_queued_dossiers_and_failures(store: Store) -> None:
+    """Totals count non-duplicate leads of the job, the queued ones, and their results."""
+    error = {"name": "WebsiteTimeout", "message": "slow"}
+    await store.add_leads(
+        [
+            make_lead("a", queued=True, dossier={"summary": "ok"}),
+            make_lead("b", queued=True, dossier_error=error),
+            make_lead("c", queued=True),
+            make_lead("d"),
+            make_lead("e", duplicate_of="a", queued=True, dossier={"summary": "dup"}),
+            make_lead("z", job_id="job-2", queued=True),
+        ]
+    )
+    totals = await store.lead_totals("job-1")
+    assert (totals.leads, totals.queued, totals.done, totals.failed) == (4, 3, 1, 1)
+    assert not totals.all_accounted
+    await store.record_audit("job-1", "c", dossier={"summary": "late"})
+    assert (await store.lead_totals("job-1")).all_accounted
+    assert await store.lead_totals("nope") == LeadTotals()
 
 
 async def test_update_leads_sets_fields_of_each_lead(store: Store) -> None:
