@@ -11,6 +11,9 @@ DEAD_LETTER_EXCHANGE: Final = "leadgen.dlx"
 DEAD_LETTER_QUEUE: Final = "leadgen.dead"
 ERROR_HEADER: Final = "x-leadgen-error"
 QUEUE_HEADER: Final = "x-leadgen-queue"  # the queue a dead letter was taken from
+# The routing key a message was first published with, kept on copies that leadgen republishes
+# to a queue directly (retries), so a later dead letter and its replay still know it.
+ROUTING_KEY_HEADER: Final = "x-leadgen-routing-key"
 
 # Command routing keys and body types (contract section 2).
 START_KEY: Final = "leadgen.start"
