@@ -35,6 +35,10 @@ class BrokerUnavailable(LeadgenError):
     longer be settled (already settled, or its connection closed)."""
 
 
+class UnroutableMessage(LeadgenError):
+    """Raised when a published message reaches no queue."""
+
+
 class Superseded(LeadgenError):
     """Raised when a message belongs to a run that is no longer current; it is acked as done.
 

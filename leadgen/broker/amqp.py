@@ -5,7 +5,8 @@ consumer gets a channel of its own, so its prefetch bounds only its own deliveri
 cancelling it leaves its unsettled deliveries settle-able. Queues are classic or quorum, as
 ``queue_type`` says (topology.queue_arguments; broker/amqp_queue.py explains a refused one).
 Deliveries are ``AmqpDelivery`` (broker/amqp_delivery.py); aio-pika and aiormq errors become
-``BrokerUnavailable`` (broker/amqp_errors.py) and never leak into the actors."""
+``BrokerUnavailable``, and a mandatory message RabbitMQ returned unroutable becomes
+``UnroutableMessage`` (broker/amqp_errors.py): they never leak into the actors."""
 
 import asyncio
 import os
@@ -97,7 +98,8 @@ class AmqpBroker:
         self._queue_declarations.clear()
         try:
             with translated():
-                channel = await connection.channel(publisher_confirms=True)
+                # A returned (unroutable mandatory) message raises instead of confirming.
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
                 await self._declare_topology(channel)
         except BrokerUnavailable:
             await connection.close()
@@ -147,10 +149,14 @@ class AmqpBroker:
             self._exchanges[name] = exchange
         return exchange
 
-    async def publish(self, exchange: str, routing_key: str, message: Outbound) -> None:
+    async def publish(
+        self, exchange: str, routing_key: str, message: Outbound, *, mandatory: bool = True
+    ) -> None:
         """Publish persistently and wait for the broker's confirm.
 
-        Raises ``BrokerUnavailable`` when not connected, on a nack, or for an unknown exchange."""
+        Raises ``UnroutableMessage`` when a ``mandatory`` message reaches no queue (RabbitMQ
+        returns it), and ``BrokerUnavailable`` when not connected, on a nack, or for an unknown
+        exchange."""
         self._connected()
         channel = cast(AbstractRobustChannel, self._channel)
         await self._ready(channel)
@@ -167,7 +173,7 @@ class AmqpBroker:
         )
         target = await self._exchange(channel, exchange)
         with translated():
-            await target.publish(amqp_message, routing_key, mandatory=False, timeout=TIMEOUT)
+            await target.publish(amqp_message, routing_key, mandatory=mandatory, timeout=TIMEOUT)
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> None:
         """Consume ``queue`` on a channel of its own; a handler that raises gets its message

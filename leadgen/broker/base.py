@@ -87,11 +87,16 @@ class Broker(Protocol):
     async def close(self) -> None:
         """Stop consuming and close; unsettled deliveries go back to their queues."""
 
-    async def publish(self, exchange: str, routing_key: str, message: Outbound) -> None:
+    async def publish(
+        self, exchange: str, routing_key: str, message: Outbound, *, mandatory: bool = True
+    ) -> None:
         """Publish persistently; returns once the broker has taken responsibility for it.
 
-        ``exchange=""`` is the default exchange: ``routing_key`` names a queue. A header value
-        AMQP cannot carry (broker/headers.py) raises ``TypeError`` naming the header."""
+        ``exchange=""`` is the default exchange: ``routing_key`` names a queue. A ``mandatory``
+        message that reaches no queue raises ``UnroutableMessage`` (nothing is dropped
+        silently); ``mandatory=False`` is for events, which nobody may be listening to
+        (``leadgen.events``, contract section 4). A header value AMQP cannot carry
+        (broker/headers.py) raises ``TypeError`` naming the header."""
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> None:
         """Deliver messages of ``queue`` to ``handler``, at most ``prefetch`` unsettled at once."""

@@ -22,7 +22,7 @@ from leadgen.broker.headers import encode_headers
 from leadgen.broker.memory_delivery import Lease, MemoryDelivery
 from leadgen.broker.memory_queue import MemoryConsumer, MemoryQueue, StoredMessage
 from leadgen.broker.routing import Exchanges, topic_matches
-from leadgen.errors import BrokerUnavailable
+from leadgen.errors import BrokerUnavailable, UnroutableMessage
 from leadgen.topology import EXCHANGES, QUEUES
 
 __all__ = ["MemoryBroker", "MemoryDelivery", "StoredMessage", "topic_matches"]
@@ -76,10 +76,14 @@ class MemoryBroker:
         self._change.set()
         self._change = asyncio.Event()
 
-    async def publish(self, exchange: str, routing_key: str, message: Outbound) -> None:
-        """Route a copy of ``message`` to every matching queue; unroutable ones are dropped.
+    async def publish(
+        self, exchange: str, routing_key: str, message: Outbound, *, mandatory: bool = True
+    ) -> None:
+        """Route a copy of ``message`` to every matching queue.
 
-        Raises ``TypeError`` for a header value AMQP cannot carry, as AmqpBroker does."""
+        A ``mandatory`` message that reaches no queue raises ``UnroutableMessage``; otherwise it
+        is dropped, as RabbitMQ does. Raises ``TypeError`` for a header value AMQP cannot
+        carry, as AmqpBroker does."""
         self._require_connection()
         stored = StoredMessage(
             body=bytes(message.body),
@@ -93,7 +97,13 @@ class MemoryBroker:
             app_id=message.app_id,
             timestamp=message.timestamp or datetime.now(UTC),
         )
-        for queue in self._route(exchange, routing_key):
+        queues = self._route(exchange, routing_key)
+        if mandatory and not queues:
+            raise UnroutableMessage(
+                f"NO_ROUTE: no queue for routing key {routing_key!r} "
+                f"on exchange {exchange or '(default exchange)'}"
+            )
+        for queue in queues:
             queue.ready.append(stored)
             self._dispatch(queue)
         self._changed()

@@ -1,5 +1,7 @@
 """The broker contract, run against both brokers: MemoryBroker and AmqpBroker on RabbitMQ."""
 
+import asyncio
+
 import pytest
 from structlog.testing import capture_logs
 
@@ -7,7 +9,8 @@ from leadgen import constants as c
 from leadgen.broker.amqp import AmqpBroker
 from leadgen.broker.base import Delivery
 from leadgen.broker.memory import MemoryBroker
-from leadgen.errors import BrokerUnavailable
+from leadgen.errors import BrokerUnavailable, UnroutableMessage
+from leadgen.topology import QUEUES
 from tests.broker.support import AnyBroker, Inbox, count_is, eventually, must_get, outbound
 
 
@@ -97,11 +100,12 @@ async def test_watch_queue_sees_matching_events_and_unroutable_events_vanish(
     broker: AnyBroker,
 ) -> None:
     """An event nobody binds is dropped without error; a watch queue gets only matching keys."""
-    await broker.publish(c.EVENTS_EXCHANGE, "job.started", outbound())  # nothing bound: dropped
+    # Nothing bound: dropped, since events are published not mandatory.
+    await broker.publish(c.EVENTS_EXCHANGE, "job.started", outbound(), mandatory=False)
     watch = await broker.bind_queue(c.EVENTS_EXCHANGE, "job.*")
     wanted = outbound()
-    await broker.publish(c.EVENTS_EXCHANGE, "job.deep.key", outbound())
-    await broker.publish(c.EVENTS_EXCHANGE, "job.completed", wanted)
+    await broker.publish(c.EVENTS_EXCHANGE, "job.deep.key", outbound(), mandatory=False)
+    await broker.publish(c.EVENTS_EXCHANGE, "job.completed", wanted, mandatory=False)
 
     got = await must_get(broker, watch)
     assert (got.message_id, got.routing_key) == (wanted.message_id, "job.completed")
@@ -251,6 +255,61 @@ async def test_publish_to_unknown_exchange_raises_and_publishing_goes_on(broker:
     sent = outbound()
     await broker.publish(c.INTERNAL_EXCHANGE, c.SUPERVISOR_KEY, sent)
     assert (await must_get(broker, c.SUPERVISOR_QUEUE)).message_id == sent.message_id
+
+
+@pytest.mark.parametrize(
+    ("exchange", "routing_key"),
+    [
+        (c.INTERNAL_EXCHANGE, "phase.nowhere"),
+        ("", "leadgen.no-such-queue"),
+        (c.EVENTS_EXCHANGE, "job.started"),
+    ],
+    ids=["internal", "default", "events"],
+)
+async def test_unroutable_mandatory_publish_raises_and_publishing_goes_on(
+    broker: AnyBroker, exchange: str, routing_key: str
+) -> None:
+    """A mandatory message no queue takes raises UnroutableMessage, is not delivered anywhere,
+    and the next publish on the same broker is delivered."""
+    with pytest.raises(UnroutableMessage):
+        await broker.publish(exchange, routing_key, outbound())
+
+    sent = outbound()
+    await broker.publish(c.INTERNAL_EXCHANGE, c.SUPERVISOR_KEY, sent)
+    assert (await must_get(broker, c.SUPERVISOR_QUEUE)).message_id == sent.message_id
+    assert await broker.get(c.SUPERVISOR_QUEUE, timeout=0.2) is None
+    assert await broker.is_ready() is True
+
+
+async def test_unroutable_publish_among_concurrent_ones_fails_only_itself(
+    broker: AnyBroker,
+) -> None:
+    """Of publishes awaiting their confirms together, only the unroutable one raises."""
+    routed = [outbound() for _ in range(5)]
+    results = await asyncio.gather(
+        *(broker.publish("", c.AUDIT_QUEUE, message) for message in routed[:2]),
+        broker.publish(c.INTERNAL_EXCHANGE, "phase.nowhere", outbound()),
+        *(broker.publish("", c.AUDIT_QUEUE, message) for message in routed[2:]),
+        return_exceptions=True,
+    )
+
+    assert [type(result) for result in results] == [type(None)] * 2 + [UnroutableMessage] + [
+        type(None)
+    ] * 3
+    got = [await must_get(broker, c.AUDIT_QUEUE) for _ in routed]
+    assert {delivery.message_id for delivery in got} == {m.message_id for m in routed}
+    for delivery in got:
+        await delivery.ack()
+
+
+async def test_publish_not_mandatory_to_an_unbound_exchange_succeeds(broker: AnyBroker) -> None:
+    """With mandatory=False a message no queue takes is dropped without error, and lands
+    nowhere."""
+    await broker.publish(c.EVENTS_EXCHANGE, "job.completed", outbound(), mandatory=False)
+    await broker.publish(c.INTERNAL_EXCHANGE, "phase.nowhere", outbound(), mandatory=False)
+
+    for spec in QUEUES:
+        assert await broker.message_count(spec.name) == 0, spec.name
 
 
 async def test_publish_after_close_raises_broker_unavailable(broker: AnyBroker) -> None:

@@ -18,10 +18,10 @@ async def test_bind_watch_queue_receives_only_matching_messages(
     """A queue from bind() gets the events its pattern matches, in order, and no others."""
     watch = memory_broker.bind(c.EVENTS_EXCHANGE, "job.*")
     wanted = [outbound(), outbound()]
-    await memory_broker.publish(c.EVENTS_EXCHANGE, "job.started", wanted[0])
-    await memory_broker.publish(c.EVENTS_EXCHANGE, "lead.found", outbound())
-    await memory_broker.publish(c.EVENTS_EXCHANGE, "job.deep.key", outbound())
-    await memory_broker.publish(c.EVENTS_EXCHANGE, "job.completed", wanted[1])
+    await memory_broker.publish(c.EVENTS_EXCHANGE, "job.started", wanted[0], mandatory=False)
+    await memory_broker.publish(c.EVENTS_EXCHANGE, "lead.found", outbound(), mandatory=False)
+    await memory_broker.publish(c.EVENTS_EXCHANGE, "job.deep.key", outbound(), mandatory=False)
+    await memory_broker.publish(c.EVENTS_EXCHANGE, "job.completed", wanted[1], mandatory=False)
 
     got = memory_broker.messages(watch)
     assert [m.message_id for m in got] == [m.message_id for m in wanted]
@@ -56,7 +56,7 @@ async def test_watch_queues_vanish_at_close_and_durable_queues_stay(
     await memory_broker.connect()
     with pytest.raises(BrokerUnavailable):
         memory_broker.messages(watch)
-    await memory_broker.publish(c.EVENTS_EXCHANGE, "job.started", outbound())  # routes nowhere
+    await memory_broker.publish(c.EVENTS_EXCHANGE, "job.started", outbound(), mandatory=False)
     assert await memory_broker.message_count(c.AUDIT_QUEUE) == 1
 
 
