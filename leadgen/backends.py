@@ -32,4 +32,8 @@ def mongo_store(settings: Settings) -> "MongoStore":
     """The configured MongoDB store (not opened yet)."""
     from leadgen.store.mongo import MongoStore
 
-    return MongoStore(settings.mongodb_url, settings.mongodb_db)
+    return MongoStore(
+        settings.mongodb_url,
+        settings.mongodb_db,
+        operation_timeout_ms=int(settings.store_timeout_seconds * 1000),
+    )

@@ -18,7 +18,7 @@ from leadgen.console import make_console, show_credits, show_leads, show_status
 from leadgen.follow import exit_code, follow, job_json
 from leadgen.log import configure_logging
 from leadgen.messages.commands import CancelJob, GrantCredits, ResumeJob, StartJob
-from leadgen.publisher import Publisher, new_id
+from leadgen.publisher import new_id, send_command
 from leadgen.settings import Settings
 from leadgen.store.base import Store
 
@@ -109,9 +109,7 @@ async def publish_command(settings: Settings, routing_key: str, command: BaseMod
     broker = amqp_broker(settings, "cli")
     await broker.connect()
     try:
-        await Publisher(broker).send(
-            c.COMMANDS_EXCHANGE, routing_key, command, correlation_id=new_id()
-        )
+        await send_command(broker, routing_key, command)
     finally:
         await broker.close()
 
@@ -187,4 +185,4 @@ async def run_embedded(args: argparse.Namespace, settings: Settings, console: Co
 
 
 async def _send(broker: Broker, routing_key: str, command: BaseModel) -> None:
-    await Publisher(broker).send(c.COMMANDS_EXCHANGE, routing_key, command, correlation_id=new_id())
+    await send_command(broker, routing_key, command)

@@ -2,55 +2,97 @@
 ``complete_flow``, count refreshes and event building."""
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
-from leadgen.constants import DOSSIER_RESEARCH
+from leadgen.constants import DOSSIER_RESEARCH, FINALIZE
 from leadgen.log import log
 from leadgen.messages.events import JobEvent
+from leadgen.messages.tasks import PhaseOutcome
 from leadgen.phases import with_phase
+from leadgen.publisher import outcome
 from leadgen.store.base import Guard, Store
-from leadgen.store.models import Counts, Job, LeadTotals, utcnow
+from leadgen.store.models import Counts, Job, LeadTotals, OutboxEntry, utcnow
 
-Fields = Mapping[str, Any] | None
-Decide = Callable[[Job], Fields | Awaitable[Fields]]
+if TYPE_CHECKING:
+    from leadgen.services import Services
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one transition writes: top-level fields, and the messages it causes (its outbox)."""
+
+    fields: Mapping[str, Any]
+    outbox: Sequence[OutboxEntry] = ()
+    inc_runs: bool = False
+    add_commands: Sequence[str] = ()
+
+
+Decision = Change | Mapping[str, Any] | None
+Decide = Callable[[Job], Decision | Awaitable[Decision]]
 MAX_CONFLICTS = 50
 
 
 async def transition(
-    store: Store,
-    job_id: str,
-    guard: Guard,
-    decide: Decide,
-    *,
-    inc_runs: bool = False,
-    add_command: str | None = None,
+    store: Store, job: Job | str, guard: Guard, decide: Decide
 ) -> tuple[Job | None, Job | None]:
     """Apply ``decide(job)`` as one guarded write, re-reading and retrying on conflicts.
 
-    ``decide`` (sync or async) sees the current job, already admitted by ``guard``, and
-    returns the fields to set, or None for "nothing to do". The write is fenced by the job's
-    ``version``, so a decision is never based on a stale read. Returns ``(job after the write
-    or None, latest job seen)``; the first is None when the guard refused or there was nothing
-    to do."""
-    job: Job | None = None
+    ``job`` is the job as the caller last read it (or its id): the first attempt decides on it
+    without reading again, and the write is fenced by its ``version``, so a stale copy costs a
+    re-read, never a wrong write. ``decide`` (sync or async) sees a job the ``guard`` admits and
+    returns a ``Change`` (or just its fields), or None for "nothing to do". Returns ``(job after
+    the write or None, latest job seen)``; the first is None when the guard refused or there
+    was nothing to do, judged on a fresh read."""
+    current = await store.get_job(job) if isinstance(job, str) else job
+    fresh = isinstance(job, str)
     for _ in range(MAX_CONFLICTS):
-        job = await store.get_job(job_id)
-        if job is None or not guard.admits(job):
-            return None, job
-        fields = decide(job)
-        if inspect.isawaitable(fields):
-            fields = await fields
-        if fields is None:
-            return None, job
-        fenced = replace(guard, version=job.version)
-        after = await store.update_job(
-            job_id, fenced, fields, inc_runs=inc_runs, add_command=add_command
-        )
-        if after is not None:
-            return after, after
-    raise RuntimeError(f"job {job_id}: too many concurrent updates")
+        change = None
+        if current is not None and guard.admits(current):
+            decided = decide(current)
+            change = await decided if inspect.isawaitable(decided) else decided
+        if change is not None and current is not None:
+            if not isinstance(change, Change):
+                change = Change(change)
+            after = await store.update_job(
+                current.id,
+                replace(guard, version=current.version),
+                change.fields,
+                inc_runs=change.inc_runs,
+                add_commands=change.add_commands,
+                outbox=change.outbox,
+            )
+            if after is not None:
+                return after, after
+        elif fresh or current is None:
+            return None, current
+        # A conflict, or a refusal judged on the caller's copy: read the job and decide again.
+        job_id = current.id if current is not None else str(job)
+        current, fresh = await store.get_job(job_id), True
+    raise RuntimeError(f"job {current.id if current else job}: too many concurrent updates")
+
+
+async def commit(
+    services: "Services", job: Job | str, guard: Guard, decide: Decide
+) -> tuple[Job | None, Job | None]:
+    """``transition``, then publish the messages it stored (invariant 9).
+
+    Only the entries this change added are published: others in the job's outbox belong to
+    handlers still running, which publish their own. What a stopped handler left unsent is
+    published by its redelivered message (``actors.base.recover``) or by the relay."""
+    added: list[str] = []
+
+    async def deciding(current: Job) -> Decision:
+        decided = decide(current)
+        change = await decided if inspect.isawaitable(decided) else decided
+        added[:] = [e.id for e in change.outbox] if isinstance(change, Change) else []
+        return change
+
+    after, latest = await transition(services.store, job, guard, deciding)
+    if after is not None:
+        await services.publisher.flush(after, only=added)
+    return after, latest
 
 
 async def refresh_counts(store: Store, job: Job) -> LeadTotals:
@@ -58,32 +100,42 @@ async def refresh_counts(store: Store, job: Job) -> LeadTotals:
     totals = LeadTotals()
 
     # Counting inside the versioned loop makes the last write the freshest count.
-    async def decide(current: Job) -> Fields:
+    async def decide(current: Job) -> Decision:
         nonlocal totals
         totals = await store.lead_totals(job.id)
         counts = totals.counts()
         return None if counts == current.counts else {"counts": counts.model_dump()}
 
-    await transition(store, job.id, Guard(workflow_id=job.workflow_id), decide)
+    await transition(store, job, Guard(workflow_id=job.workflow_id), decide)
     return totals
 
 
 async def complete_flow(store: Store, job: Job, counts: Counts) -> Job | None:
     """Mark the job's run completed with its final counts; refuse a paused job.
 
-    Invariant 1 and 2: a paused job is never completed here (logs
+    The finalize outcome for the supervisor is stored in the same write (the caller publishes
+    it). Invariant 1 and 2: a paused job is never completed here (logs
     ``complete_flow_skipped_paused``); the guard is in the write itself, so a pause that lands
     between the read and the write still wins."""
     now = utcnow()
+    report = outcome(
+        PhaseOutcome(
+            job_id=job.id, workflow_id=job.workflow_id, phase=FINALIZE, detail=counts.model_dump()
+        ),
+        job.correlation_id,
+    )
     after, latest = await transition(
         store,
-        job.id,
+        job,
         Guard(workflow_id=job.workflow_id, statuses=("running",)),
-        lambda current: {
-            "status": "completed",
-            "counts": counts.model_dump(),
-            "phases": with_phase(current, "finalize", "completed", now, counts.model_dump()),
-        },
+        lambda current: Change(
+            {
+                "status": "completed",
+                "counts": counts.model_dump(),
+                "phases": with_phase(current, FINALIZE, "completed", now, counts.model_dump()),
+            },
+            outbox=[report],
+        ),
     )
     if after is None and latest is not None and latest.status == "paused_for_upgrade":
         log.warning("complete_flow_skipped_paused", job_id=job.id, workflow_id=job.workflow_id)

@@ -7,22 +7,23 @@ sent again, since the earlier delivery may have stopped between its write and it
 import uuid
 
 from leadgen import constants as c
-from leadgen.jobs import make_event, transition
+from leadgen.jobs import Change, commit, make_event
 from leadgen.log import log
 from leadgen.messages.commands import CancelJob, GrantCredits, StartJob
 from leadgen.messages.events import JobResumed, JobResumeRefused, JobStarted
 from leadgen.messages.tasks import PhaseTask, WorkflowCompleted
 from leadgen.phases import reset_from
-from leadgen.publisher import new_id
+from leadgen.publisher import completed, event, new_id, phase_task
 from leadgen.services import Services
 from leadgen.store.base import Guard
-from leadgen.store.models import Job, JobRequest, PhaseState, utcnow
+from leadgen.store.models import Job, JobRequest, OutboxEntry, PhaseState, utcnow
 
 JOB_ID_NAMESPACE = uuid.UUID("7d9c3d5e-2f61-4c1e-9a57-3b0c6a1e5f20")
 
 
 def job_id_for(command: StartJob, message_id: str | None) -> str:
-    """The job id of a start: the client's, else derived from the message id, else new."""
+    """The job id of a start, which is its idempotency key: the client's ``job_id``, else one
+    derived from the message id, else a new one (a start with neither cannot be recognised)."""
     if command.job_id:
         return command.job_id
     if message_id:
@@ -31,15 +32,23 @@ def job_id_for(command: StartJob, message_id: str | None) -> str:
     return new_id()
 
 
+def resume_key(paused_workflow_id: str) -> str:
+    """The idempotency key of a resume without message id: the paused run it resumes."""
+    return f"resume:{paused_workflow_id}"
+
+
 async def start_job(
     services: Services,
     command: StartJob,
     *,
     message_id: str | None,
     correlation_id: str | None,
-    redelivered: bool = False,
+    replay: bool = False,
 ) -> Job:
-    """Create the job and dispatch ``source``; an existing ``job_id`` is left as it is."""
+    """Create the job with its ``job.started`` event and its ``source`` task in the same write,
+    then publish them; an existing ``job_id`` is left as it is (invariant 6). A ``replay``
+    (a redelivery, or a retried copy) of the start that created it publishes what that
+    creation stored and may not have published (invariant 9)."""
     now = utcnow()
     request = JobRequest(
         query=command.query,
@@ -63,24 +72,23 @@ async def start_job(
         created_at=now,
         updated_at=now,
     )
-    if not await services.store.insert_job(job):
-        existing = await services.store.get_job(job.id) or job
-        # Only a redelivery of the very start that created the job sends its follow-ups
-        # again: the first delivery may have stopped between its insert and its publish.
-        replay = redelivered and message_id in existing.command_ids and existing.runs == 1
-        if not replay:
-            log.info("start_ignored_existing_job", job_id=job.id)
-            return existing
-        job = existing
-    else:
+    task = PhaseTask(job_id=job.id, workflow_id=job.workflow_id, phase=c.SOURCE)
+    outbox = [
+        event(make_event(JobStarted, job, request=request.model_dump())),
+        phase_task(task, correlation_id),
+    ]
+    job = job.model_copy(update={"outbox": {e.id: e for e in outbox}, "outbox_since": now})
+    if await services.store.insert_job(job):
         log.info(
             "job_started", job_id=job.id, customer_id=job.customer_id, request=request.model_dump()
         )
-    await services.publisher.event(make_event(JobStarted, job, request=request.model_dump()))
-    await services.publisher.phase_task(
-        PhaseTask(job_id=job.id, workflow_id=job.workflow_id, phase=c.SOURCE), job.correlation_id
-    )
-    return job
+        await services.publisher.flush(job)
+        return job
+    existing = await services.store.get_job(job.id)
+    log.info("start_ignored_existing_job", job_id=job.id)
+    if replay:
+        await services.publisher.flush(existing)
+    return existing or job
 
 
 def refused(command: str, reason: str, **ids: str | None) -> None:
@@ -94,15 +102,21 @@ async def resume_job(
     *,
     message_id: str | None = None,
     correlation_id: str | None = None,
-    redelivered: bool = False,
+    replay: bool = False,
 ) -> Job | None:
     """Resume a paused job under a new run if its credits now suffice; the resumed job.
 
     Invariant 1: only this (or cancel) moves a job out of the pause. The update is guarded by
-    the pause and the paused run, so two resumes cannot both relaunch it."""
-    if message_id and message_id in job.command_ids:
-        if redelivered and job.status == "running":
-            await _dispatch_resumed(services, job)
+    the pause and the paused run, so two resumes cannot both relaunch it. A resume is
+    recognised as applied by its message id, or, without one, by the paused run it resumed:
+    ``replay`` (a redelivery or a retried copy) finding the job running on from a resume is
+    that resume again, and only publishes what it stored (invariant 6)."""
+    applied = message_id is not None and message_id in job.command_ids
+    rerun = replay and job.resumed_from is not None and job.status == "running"
+    if applied or rerun:
+        log.info("resume_already_applied", job_id=job.id)
+        if replay:
+            await services.publisher.flush(job)
         return None
     if job.status != "paused_for_upgrade" or job.billing_block is None:
         await _refuse_resume(services, job, f"job is {job.status}", correlation_id)
@@ -110,38 +124,60 @@ async def resume_job(
     block = job.billing_block
     available = (await services.store.balances(job.customer_id)).get(block.feature_id, 0)
     if available < block.required:
-        updated = block.model_copy(update={"available": available})
-        after, _ = await transition(
-            services.store,
-            job.id,
-            Guard(workflow_id=job.workflow_id, statuses=("paused_for_upgrade",)),
-            lambda current: {"billing_block": updated.model_dump()},
-        )
-        await _refuse_resume(services, after or job, "insufficient_credits", correlation_id)
+        await _refuse_short(services, job, available, correlation_id)
         return None
     now = utcnow()
-    reset = reset_from(job, block.phase, now)[1]
-    after, _ = await transition(
-        services.store,
-        job.id,
+    keys = [resume_key(job.workflow_id), *([message_id] if message_id else [])]
+
+    def decide(current: Job) -> Change:
+        workflow_id = new_id()
+        phases, reset = reset_from(current, block.phase, now)
+        resumed = current.model_copy(
+            update={
+                "workflow_id": workflow_id,
+                "status": "running",
+                "correlation_id": correlation_id or current.correlation_id,
+            }
+        )
+        task = PhaseTask(job_id=current.id, workflow_id=workflow_id, phase=block.phase)
+        return Change(
+            {
+                "status": "running",
+                "workflow_status": "running",
+                "workflow_id": workflow_id,
+                "phases": phases,
+                "billing_block": None,
+                "run_ended": False,
+                "audit_plan": None,
+                "audits_pending": 0,
+                "error": None,
+                "resumed_from": current.workflow_id,
+                "correlation_id": resumed.correlation_id,
+            },
+            outbox=[
+                event(
+                    make_event(
+                        JobResumed,
+                        resumed,
+                        previous_workflow_id=current.workflow_id,
+                        reset_phases=reset,
+                    )
+                ),
+                phase_task(task, resumed.correlation_id),
+            ],
+            inc_runs=True,
+            add_commands=keys,
+        )
+
+    after, _ = await commit(
+        services,
+        job,
         Guard(
             workflow_id=job.workflow_id,
             statuses=("paused_for_upgrade",),
-            without_command=message_id,
+            without_command=keys[0],
         ),
-        lambda current: {
-            "status": "running",
-            "workflow_status": "running",
-            "workflow_id": new_id(),
-            "phases": reset_from(current, block.phase, now)[0],
-            "billing_block": None,
-            "run_ended": False,
-            "audit_plan": None,
-            "error": None,
-            "correlation_id": correlation_id or current.correlation_id,
-        },
-        inc_runs=True,
-        add_command=message_id,
+        decide,
     )
     if after is None:
         return None
@@ -155,35 +191,57 @@ async def resume_job(
         phase=block.phase,
         runs=after.runs,
     )
-    await services.publisher.event(
-        make_event(JobResumed, after, previous_workflow_id=job.workflow_id, reset_phases=reset)
-    )
-    await _dispatch_resumed(services, after)
     return after
 
 
-async def _dispatch_resumed(services: Services, job: Job) -> None:
-    phase = next((p.name for p in job.phases if p.status == "running"), c.SOURCE)
-    await services.publisher.phase_task(
-        PhaseTask(job_id=job.id, workflow_id=job.workflow_id, phase=phase), job.correlation_id
+async def _refuse_short(
+    services: Services, job: Job, available: int, correlation_id: str | None
+) -> None:
+    """Refuse a resume for lack of credits: the block shows the new balance, and the refusal
+    event is stored with it."""
+    reason = "insufficient_credits"
+
+    def decide(current: Job) -> Change | None:
+        if current.billing_block is None:
+            return None
+        block = current.billing_block.model_copy(update={"available": available})
+        refusal = _refusal(current, reason, block.model_dump(), correlation_id)
+        return Change({"billing_block": block.model_dump()}, outbox=[refusal])
+
+    await commit(
+        services,
+        job,
+        Guard(workflow_id=job.workflow_id, statuses=("paused_for_upgrade",)),
+        decide,
     )
+    _count_refusal(services, job, reason)
 
 
 async def _refuse_resume(
     services: Services, job: Job, reason: str, correlation_id: str | None
 ) -> None:
-    services.metrics.resumes.labels("refused").inc()
-    log.warning("job_resume_refused", job_id=job.id, customer_id=job.customer_id, reason=reason)
+    """Refuse a resume that changes nothing: the refusal is sent directly."""
     block = job.billing_block.model_dump() if job.billing_block else None
-    await services.publisher.event(
+    await services.publisher.send(_refusal(job, reason, block, correlation_id))
+    _count_refusal(services, job, reason)
+
+
+def _refusal(job: Job, reason: str, block: object, correlation_id: str | None) -> OutboxEntry:
+    return event(
         make_event(
             JobResumeRefused,
             job,
             reason=reason,
             billing_block=block,
             correlation_id=correlation_id or job.correlation_id,
-        )
+        ),
+        message_id=new_id(),
     )
+
+
+def _count_refusal(services: Services, job: Job, reason: str) -> None:
+    services.metrics.resumes.labels("refused").inc()
+    log.warning("job_resume_refused", job_id=job.id, customer_id=job.customer_id, reason=reason)
 
 
 async def cancel_job(
@@ -192,30 +250,34 @@ async def cancel_job(
     command: CancelJob,
     *,
     correlation_id: str | None = None,
-    redelivered: bool = False,
+    replay: bool = False,
 ) -> Job | None:
-    """Cancel a running or paused job; the completion actor then announces it."""
-    after, latest = await transition(
-        services.store,
-        job.id,
+    """Cancel a running or paused job; the run's completion, stored in the same write, makes
+    the completion actor announce it."""
+    after, latest = await commit(
+        services,
+        job,
         Guard(statuses=("running", "paused_for_upgrade"), customer_id=command.customer_id),
-        lambda current: {
-            "status": "cancelled",
-            "cancel_reason": command.reason,
-            "run_ended": True,
-            "correlation_id": correlation_id or current.correlation_id,
-        },
+        lambda current: Change(
+            {
+                "status": "cancelled",
+                "cancel_reason": command.reason,
+                "run_ended": True,
+                "correlation_id": correlation_id or current.correlation_id,
+            },
+            outbox=[
+                completed(
+                    WorkflowCompleted(
+                        job_id=current.id, workflow_id=current.workflow_id, result="canceled"
+                    ),
+                    correlation_id or current.correlation_id,
+                )
+            ],
+        ),
     )
     current = after or latest
-    if current is None:
-        return None
-    if after is None and not (redelivered and current.status == "cancelled"):
+    if after is None and current is not None and not (replay and current.status == "cancelled"):
         refused("cancel", f"job is {current.status}", job_id=job.id)
-        return None
-    await services.publisher.completed(
-        WorkflowCompleted(job_id=current.id, workflow_id=current.workflow_id, result="canceled"),
-        current.correlation_id,
-    )
     return after
 
 
@@ -224,9 +286,11 @@ async def grant_credits(
     command: GrantCredits,
     *,
     correlation_id: str | None = None,
-    redelivered: bool = False,
 ) -> None:
-    """Top up a balance once per ``grant_id``; with ``auto_resume``, resume paused jobs."""
+    """Top up a balance once per ``grant_id``; with ``auto_resume``, resume paused jobs.
+
+    The resumes are tried on every delivery, a repeated one included: each is guarded by its
+    pause, so a job is resumed once, and a delivery that stopped halfway finishes the work."""
     movement = await services.store.move_credits(
         command.customer_id, command.feature_id, command.amount, f"grant:{command.grant_id}"
     )
@@ -238,6 +302,6 @@ async def grant_credits(
         grant_id=command.grant_id,
         balance=movement.balance,
     )
-    if command.auto_resume and (movement.applied or redelivered):
+    if command.auto_resume:
         for job in await services.store.paused_jobs(command.customer_id, command.feature_id):
             await resume_job(services, job, correlation_id=correlation_id)

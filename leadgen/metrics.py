@@ -62,6 +62,15 @@ class Metrics:
             "reason",
         )
 
+        self.jobs_redriven = self._counter(
+            "leadgen_jobs_redriven",
+            "Running jobs without progress that the reconciler re-drove from their stored state.",
+        )
+        self.outbox_relayed = self._counter(
+            "leadgen_outbox_relayed",
+            "Messages a stopped worker stored and left unsent, published by the relay.",
+        )
+
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         return Counter(name, documentation, labels, registry=self.registry)
 

@@ -1,24 +1,36 @@
 """Running actors on a broker: decode, handle, then ack; dead-letter what cannot be handled.
 
 A worker never crashes on a message. An undecodable message is dead-lettered with its
-reason; an unexpected error is retried a few times (with a growing delay) and then
-dead-lettered; a store or broker outage requeues the message for later. Acks come only after
-the actor stored its effects and published what follows (invariant 7). Every settled
-delivery is counted by queue and outcome in the worker's metrics."""
+reason. A store or broker outage is waited out in place, with a growing delay, while the
+delivery is held: requeueing would count deliveries towards a quorum queue's limit and
+dead-letter healthy messages; only a stopping worker gives its messages back. An unexpected
+error is retried a few times (a copy with the attempt counted) and then the message is given
+up: its actor turns that into a failure of its job (invariant 10) and the message is
+dead-lettered. Acks come only after the actor stored its effects and published what follows
+(invariant 7). Every settled delivery is counted by queue and outcome in the worker's
+metrics."""
 
 import asyncio
 import time
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, ParamSpec
 
 import structlog
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+from tenacity.wait import wait_exponential_jitter
 
 from leadgen import constants as c
 from leadgen.actors.base import TRANSIENT, Actor
 from leadgen.broker.base import Broker, Delivery, Outbound
+from leadgen.broker.headers import attempt, original_routing_key
 from leadgen.errors import DecodeError, Superseded
 from leadgen.log import log
 from leadgen.metrics import Metrics
 from leadgen.publisher import new_id
+
+P = ParamSpec("P")
+# The longest wait between two tries of a handler during an outage.
+OUTAGE_BACKOFF_MAX = 5.0
 
 # How a delivery was settled (the ``outcome`` label of ``leadgen_messages_total``).
 Outcome = Literal["acked", "rejected", "retried", "requeued"]
@@ -44,6 +56,8 @@ class Runner:
         self.in_flight = 0
         self.idle = asyncio.Event()
         self.idle.set()
+        # Set when the worker stops: outages are no longer waited out, messages go back.
+        self.stopping = asyncio.Event()
         self._handling: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
@@ -98,61 +112,108 @@ class Runner:
 
     async def _settle(self, actor: Actor[Any], delivery: Delivery) -> Outcome:
         try:
-            message = actor.decode(delivery)
+            try:
+                message = actor.decode(delivery)
+            except DecodeError as exc:
+                await self._outlasting_outages(self.dead_letter, delivery, actor.queue, exc.reason)
+                return "rejected"
             _bind_message(message)
-            await actor.handle(message, delivery)
-        except DecodeError as exc:
-            await self.dead_letter(delivery, actor.queue, exc.reason)
-            return "rejected"
-        except Superseded as exc:
-            log.info("message_superseded", reason=str(exc))
-        except TRANSIENT as exc:
+            return await self._handled(actor, message, delivery)
+        except TRANSIENT as exc:  # the worker is stopping during an outage
             log.warning("message_requeued", reason=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(1.0)  # let the outage pass before the message comes back
             await delivery.requeue()
             return "requeued"
+
+    async def _handled(self, actor: Actor[Any], message: Any, delivery: Delivery) -> Outcome:
+        try:
+            await self._outlasting_outages(actor.handle, message, delivery)
+        except Superseded as exc:
+            log.info("message_superseded", reason=str(exc))
+        except TRANSIENT:
+            raise
         except Exception as exc:
-            return await self.retry(delivery, actor.queue, exc)
+            return await self.retry(actor, message, delivery, exc)
         await delivery.ack()
         return "acked"
 
-    async def retry(self, delivery: Delivery, queue: str, exc: Exception) -> Outcome:
-        """Publish the message again with one more attempt counted, or dead-letter it."""
-        counted = delivery.headers.get(c.ATTEMPTS_HEADER, 1)
-        attempts = counted if isinstance(counted, int) else 1
+    async def _outlasting_outages(
+        self, call: Callable[P, Awaitable[Any]], *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        """Await ``call`` until it gets through a store or broker outage (or the worker stops).
+
+        Each try starts the handler from the beginning: every handler is safe to run again."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT),
+            wait=wait_exponential_jitter(multiplier=0.1, max=OUTAGE_BACKOFF_MAX, jitter=0.1),
+            stop=lambda _: self.stopping.is_set(),
+            before_sleep=_log_outage,
+            reraise=True,
+        )
+        async for try_ in retrying:
+            with try_:
+                await call(*args, **kwargs)
+
+    async def retry(
+        self, actor: Actor[Any], message: Any, delivery: Delivery, exc: Exception
+    ) -> Outcome:
+        """Publish the message again with one more attempt counted, or give it up."""
+        attempts = attempt(delivery)
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         if attempts >= self.max_attempts:
             log.error("message_failed", attempts=attempts, reason=reason, exc_info=exc)
-            await self.dead_letter(delivery, queue, f"failed {attempts} times: {reason}")
+            await self._give_up(actor, message, reason)
+            await self._outlasting_outages(
+                self.dead_letter, delivery, actor.queue, f"failed {attempts} times: {reason}"
+            )
             return "rejected"
         log.warning("message_retried", attempts=attempts, reason=reason, exc_info=exc)
         await asyncio.sleep(min(0.2 * 2**attempts, 5.0))
-        await self.broker.publish("", queue, _copy(delivery, {c.ATTEMPTS_HEADER: attempts + 1}))
+        copy = _copy(delivery, {c.ATTEMPTS_HEADER: attempts + 1})
+        await self._outlasting_outages(self.broker.publish, "", actor.queue, copy)
         await delivery.ack()
         return "retried"
+
+    async def _give_up(self, actor: Actor[Any], message: Any, reason: str) -> None:
+        """Let ``actor`` make the lost message a failure of its job; never fail the worker."""
+        try:
+            await self._outlasting_outages(actor.give_up, message, reason)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            log.error("give_up_failed", reason=f"{type(exc).__name__}: {exc}", exc_info=exc)
 
     async def dead_letter(self, delivery: Delivery, queue: str, reason: str) -> None:
         """Send the message, unchanged, to ``leadgen.dlx`` with its reason, then ack it."""
         reason = " ".join(reason.split())[:500]
-        log.warning(
-            "message_rejected", queue=queue, reason=reason, routing_key=delivery.routing_key
-        )
+        routing_key = original_routing_key(delivery)
+        log.warning("message_rejected", queue=queue, reason=reason, routing_key=routing_key)
         await self.broker.publish(
             c.DEAD_LETTER_EXCHANGE,
-            delivery.routing_key,
+            routing_key,
             _copy(delivery, {c.ERROR_HEADER: reason, c.QUEUE_HEADER: queue}),
         )
         await delivery.ack()
 
 
+def _log_outage(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning(
+        "message_waiting_out_outage",
+        reason=f"{type(error).__name__}: {error}",
+        tries=state.attempt_number,
+    )
+
+
 def _copy(delivery: Delivery, headers: dict[str, str | int]) -> Outbound:
-    """The delivery as a message to publish again, unchanged but for ``headers`` added."""
+    """The delivery as a message to publish again, unchanged but for ``headers`` added; it
+    keeps the routing key it was first published with in a header of its own."""
+    kept = {c.ROUTING_KEY_HEADER: original_routing_key(delivery)}
     return Outbound(
         body=delivery.body,
         type=delivery.type or "",
         message_id=delivery.message_id or new_id(),
         correlation_id=delivery.correlation_id,
-        headers={**delivery.headers, **headers},
+        headers={**delivery.headers, **kept, **headers},
         timestamp=delivery.timestamp,
         content_type=delivery.content_type or "application/json",
         app_id=delivery.app_id,

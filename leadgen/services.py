@@ -24,4 +24,4 @@ class Services:
     publisher: Publisher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.publisher = Publisher(self.broker)
+        self.publisher = Publisher(self.broker, self.store)

@@ -29,3 +29,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1, le=100)
     queue_type: Literal["classic", "quorum"] = "classic"
     delivery_limit: int = Field(default=20, ge=1, le=1000)
+    # The relay publishes outbox entries a stopped worker left unsent this long ago.
+    relay_after_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # The reconciler re-drives a running job that made no progress for this long.
+    stall_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # Every MongoDB operation gives up after this long: a frozen store is an outage, not a hang.
+    store_timeout_seconds: float = Field(default=10.0, gt=0, le=600)

@@ -13,12 +13,13 @@ import contextlib
 import signal
 from typing import Any
 
+from leadgen.actors.audit import AuditActor
 from leadgen.actors.base import Actor
 from leadgen.actors.commands import CommandsActor
 from leadgen.actors.completion import CompletionActor
 from leadgen.actors.enrich import EnrichActor
 from leadgen.actors.finalize import FinalizeActor
-from leadgen.actors.generate_dossier import AuditActor, GenerateDossierActor
+from leadgen.actors.generate_dossier import GenerateDossierActor
 from leadgen.actors.queue_audits import QueueAuditsActor
 from leadgen.actors.score import ScoreActor
 from leadgen.actors.source import SourceActor
@@ -28,6 +29,7 @@ from leadgen.broker.base import Broker
 from leadgen.errors import BrokerUnavailable
 from leadgen.health import HealthServer
 from leadgen.log import log
+from leadgen.maintenance import Maintenance
 from leadgen.providers import auditor as make_auditor
 from leadgen.providers import lead_source as make_lead_source
 from leadgen.providers.base import Auditor, LeadSource
@@ -80,13 +82,16 @@ class Worker:
             prefetch=settings.prefetch,
             metrics=self.services.metrics,
         )
+        self.maintenance = Maintenance(self.services)
         self.http: HealthServer | None = None
 
     async def start(self) -> None:
-        """Open the store (indexes), connect the broker (topology), start consuming."""
+        """Open the store (indexes), connect the broker (topology), start consuming and the
+        relay and reconciler."""
         await self.services.store.open()
         await self.services.broker.connect()
         await self.runner.start()
+        self.maintenance.start()
         log.info("worker_started", actors=len(self.runner.actors))
 
     async def serve_http(self, port: int, host: str = "0.0.0.0") -> HealthServer:
@@ -101,6 +106,8 @@ class Worker:
         ``hurry`` is set), then close.
 
         Handlers still running then are cancelled and their messages return to their queues."""
+        self.runner.stopping.set()
+        await self.maintenance.stop()
         try:
             await self.services.broker.cancel_consumers()
         except BrokerUnavailable as exc:

@@ -45,10 +45,12 @@ class CrashingStore(MemoryStore):
 class DuplicatingBroker(MemoryBroker):
     """A MemoryBroker that delivers every internal message twice."""
 
-    async def publish(self, exchange: str, routing_key: str, message: Outbound) -> None:
-        await super().publish(exchange, routing_key, message)
+    async def publish(
+        self, exchange: str, routing_key: str, message: Outbound, *, mandatory: bool = True
+    ) -> None:
+        await super().publish(exchange, routing_key, message, mandatory=mandatory)
         if exchange == c.INTERNAL_EXCHANGE:
-            await super().publish(exchange, routing_key, message)
+            await super().publish(exchange, routing_key, message, mandatory=mandatory)
 
 
 SETTINGS = Settings(audit_concurrency=2, max_attempts=3)

@@ -144,6 +144,7 @@ async def test_failed_phase_fails_job(backends: Backends) -> None:
     assert bodies[-1]["error"] == {
         "name": "ProviderError",
         "message": "directory returned HTTP 503",
+        "code": "error",
     }
     assert {b["correlation_id"] for b in bodies} == {"corr-start-x"}
     assert balances == {c.LEAD_DISCOVERY: 1}  # nothing charged for leads never found

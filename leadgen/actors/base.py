@@ -10,11 +10,13 @@ from pydantic import TypeAdapter
 from leadgen import constants as c
 from leadgen.billing import is_billing_pause_error
 from leadgen.broker.base import Delivery
-from leadgen.errors import BrokerUnavailable, StoreUnavailable, Superseded
+from leadgen.broker.headers import is_replay
+from leadgen.errors import BrokerUnavailable, PausedForBilling, StoreUnavailable, Superseded
 from leadgen.log import log
 from leadgen.messages.codec import decode
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PHASE_TASK, PhaseOutcome, PhaseTask
+from leadgen.publisher import outcome
 from leadgen.services import Services
 from leadgen.store.models import Job
 
@@ -45,6 +47,10 @@ class Actor(ABC, Generic[M]):
     async def handle(self, message: M, delivery: Delivery) -> None:
         """Handle one decoded message."""
 
+    async def give_up(self, message: M, reason: str) -> None:
+        """The message failed every attempt and is being dead-lettered: make that a failure of
+        its job, so that no job waits for it forever (invariant 10). Nothing by default."""
+
 
 def bind_job(job: Job) -> None:
     """Bind the job's ids to every log line of the current message."""
@@ -53,9 +59,18 @@ def bind_job(job: Job) -> None:
     )
 
 
-async def current_job(services: Services, job_id: str, workflow_id: str) -> Job:
+async def recover(services: Services, job: Job | None, delivery: Delivery) -> None:
+    """On a message that may have been handled before (redelivered, or a retried copy), first
+    publish what the job's outbox still holds: the earlier delivery may have stored its
+    transition and stopped before publishing what it caused (invariant 9)."""
+    if job is not None and is_replay(delivery):
+        await services.publisher.flush(job)
+
+
+async def current_job(services: Services, job_id: str, workflow_id: str, delivery: Delivery) -> Job:
     """The job, if ``workflow_id`` is still its current run; Superseded otherwise."""
     job = await services.store.get_job(job_id)
+    await recover(services, job, delivery)
     if job is None or job.workflow_id != workflow_id:
         raise Superseded(f"run {workflow_id} of job {job_id} is not current")
     bind_job(job)
@@ -76,7 +91,7 @@ class PhaseActor(Actor[PhaseTask]):
     async def handle(self, message: PhaseTask, delivery: Delivery) -> None:
         """Run the phase unless the run is stale or the job is not running."""
         structlog.contextvars.bind_contextvars(phase=self.phase)
-        job = await current_job(self.services, message.job_id, message.workflow_id)
+        job = await current_job(self.services, message.job_id, message.workflow_id, delivery)
         if job.status != "running":
             await self.skip_not_running(job)
             return
@@ -86,6 +101,8 @@ class PhaseActor(Actor[PhaseTask]):
             return
         try:
             detail = await self.run(job)
+        except PausedForBilling:
+            return  # the pause was stored with the outcome that reports it
         except (StoreUnavailable, BrokerUnavailable, Superseded):
             raise
         except Exception as exc:
@@ -96,11 +113,13 @@ class PhaseActor(Actor[PhaseTask]):
 
     async def report(self, job: Job, detail: dict[str, Any]) -> None:
         """Tell the supervisor the phase completed."""
-        await self.services.publisher.outcome(
-            PhaseOutcome(
-                job_id=job.id, workflow_id=job.workflow_id, phase=self.phase, detail=detail
-            ),
-            job.correlation_id,
+        await self.services.publisher.send(
+            outcome(
+                PhaseOutcome(
+                    job_id=job.id, workflow_id=job.workflow_id, phase=self.phase, detail=detail
+                ),
+                job.correlation_id,
+            )
         )
 
     async def skip_not_running(self, job: Job) -> None:
@@ -108,31 +127,37 @@ class PhaseActor(Actor[PhaseTask]):
         log.info("phase_skipped", status=job.status)
 
     async def report_error(self, job: Job, exc: Exception) -> None:
-        """Send the error to the supervisor as data ``{name, message}``."""
-        await report_failure(self.services, job, self.phase, exc)
+        """Send the error to the supervisor as data ``{name, message, code}``."""
+        await report_failure(self.services, job, self.phase, ErrorEnvelope.from_exception(exc))
+
+    async def give_up(self, message: PhaseTask, reason: str) -> None:
+        """A phase task that can never be handled fails its phase, and with it the job."""
+        job = await self.services.store.get_job(message.job_id)
+        if job is None or job.workflow_id != message.workflow_id or job.status != "running":
+            return
+        error = ErrorEnvelope.failure("PhaseTaskFailed", f"{self.phase}: {reason}")
+        await report_failure(self.services, job, self.phase, error)
 
     @abstractmethod
     async def run(self, job: Job) -> dict[str, Any] | None:
         """Do the phase's work; the outcome detail, or None when the outcome comes later."""
 
 
-async def report_failure(services: Services, job: Job, phase: str, exc: Exception) -> None:
-    """Tell the supervisor that ``phase`` of ``job``'s run failed with ``exc``, as data.
+async def report_failure(services: Services, job: Job, phase: str, error: ErrorEnvelope) -> None:
+    """Tell the supervisor that ``phase`` of ``job``'s run failed with ``error``, as data.
 
-    A billing pause travels with the job's billing block, for the supervisor's own guard."""
-    envelope = ErrorEnvelope.from_exception(exc)
-    if not is_billing_pause_error(envelope):
-        log.warning("phase_failed", error=envelope.model_dump(), exc_info=exc)
-    current = await services.store.get_job(job.id)
-    block = current.billing_block if current is not None else None
-    await services.publisher.outcome(
-        PhaseOutcome(
-            job_id=job.id,
-            workflow_id=job.workflow_id,
-            phase=phase,
-            status="failed",
-            error=envelope,
-            billing_block=block.model_dump(mode="json") if block else None,
-        ),
-        job.correlation_id,
+    Sent directly: nothing was stored, and a redelivered task fails the same way again."""
+    if not is_billing_pause_error(error):
+        log.warning("phase_failed", error=error.model_dump())
+    await services.publisher.send(
+        outcome(
+            PhaseOutcome(
+                job_id=job.id,
+                workflow_id=job.workflow_id,
+                phase=phase,
+                status="failed",
+                error=error,
+            ),
+            job.correlation_id,
+        )
     )

@@ -6,6 +6,7 @@ import structlog
 from leadgen import constants as c
 from leadgen.actors.base import Actor, bind_job
 from leadgen.broker.base import Delivery
+from leadgen.broker.headers import is_replay, original_routing_key
 from leadgen.errors import DecodeError
 from leadgen.lifecycle import cancel_job, grant_credits, refused, resume_job, start_job
 from leadgen.messages.codec import decode
@@ -36,10 +37,11 @@ class CommandsActor(Actor[Command]):
     def decode(self, delivery: Delivery) -> Command:
         """Decode the command; its ``type`` must agree with the routing key when both exist."""
         command: Command = decode(COMMAND, delivery.body)
-        expected = TYPE_OF_KEY.get(delivery.routing_key)
+        routing_key = original_routing_key(delivery)
+        expected = TYPE_OF_KEY.get(routing_key)
         if expected is not None and command.type != expected:
             raise DecodeError(
-                f"type {command.type!r} does not match routing key {delivery.routing_key!r}",
+                f"type {command.type!r} does not match routing key {routing_key!r}",
                 delivery.body,
             )
         return command
@@ -56,15 +58,9 @@ class CommandsActor(Actor[Command]):
                 message,
                 message_id=delivery.message_id,
                 correlation_id=correlation_id,
-                redelivered=delivery.redelivered,
             )
         elif isinstance(message, GrantCredits):
-            await grant_credits(
-                self.services,
-                message,
-                correlation_id=correlation_id,
-                redelivered=delivery.redelivered,
-            )
+            await grant_credits(self.services, message, correlation_id=correlation_id)
         else:
             await self._job_command(message, delivery, correlation_id)
 
@@ -84,7 +80,7 @@ class CommandsActor(Actor[Command]):
                 job,
                 message_id=delivery.message_id,
                 correlation_id=correlation_id,
-                redelivered=delivery.redelivered,
+                replay=is_replay(delivery),
             )
         else:
             await cancel_job(
@@ -92,5 +88,5 @@ class CommandsActor(Actor[Command]):
                 job,
                 message,
                 correlation_id=correlation_id,
-                redelivered=delivery.redelivered,
+                replay=is_replay(delivery),
             )

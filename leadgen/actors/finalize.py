@@ -19,15 +19,14 @@ class FinalizeActor(PhaseActor):
     async def skip_not_running(self, job: Job) -> None:
         if job.status == "paused_for_upgrade":
             log.warning("finalize_skipped_paused")
-        elif job.status == "completed" and not job.run_ended:
-            # Completed by an earlier delivery that stopped before reporting: report now.
-            await self.report(job, job.counts.model_dump())
         else:
+            # Completed by an earlier delivery: a redelivery has published its outcome.
             await super().skip_not_running(job)
 
     async def run(self, job: Job) -> dict[str, Any] | None:
         counts = (await self.services.store.lead_totals(job.id)).counts()
         completed = await complete_flow(self.services.store, job, counts)
-        if completed is None:
-            return None  # refused: paused or no longer running, nothing to report
-        return counts.model_dump()
+        # The outcome for the supervisor was stored with the completion; a refusal (paused,
+        # no longer running) leaves the job as it is.
+        await self.services.publisher.flush(completed)
+        return None

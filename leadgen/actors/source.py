@@ -56,16 +56,16 @@ class SourceActor(PhaseActor):
         )
         leads = [lead_of(job, raw, rank) for rank, raw in enumerate(found[: request.max_leads])]
         await store.add_leads(leads)
-        if not paid:
-            # Charged after the leads are stored: a crash in between charges on redelivery,
-            # and the key makes it once (invariant 5).
-            movement = await store.move_credits(
-                job.customer_id, LEAD_DISCOVERY, -1, key, job_id=job.id, lead_id=JOB_WIDE
-            )
-            if movement.applied:
-                self.services.metrics.credits_charged.labels(LEAD_DISCOVERY).inc()
-            elif not movement.already:
-                await self._pause(job, movement.balance)
+        # Charged after the leads are stored: a crash in between charges on redelivery, and
+        # the key makes it once (invariant 5). Charged again when already paid, too: the call
+        # finishes a movement an earlier delivery left half-recorded.
+        movement = await store.move_credits(
+            job.customer_id, LEAD_DISCOVERY, -1, key, job_id=job.id, lead_id=JOB_WIDE
+        )
+        if movement.applied:
+            self.services.metrics.credits_charged.labels(LEAD_DISCOVERY).inc()
+        elif not movement.already:
+            await self._pause(job, movement.balance)
         return {"found": len(leads), "provider": self.services.lead_source.name}
 
     async def _pause(self, job: Job, available: int) -> None:

@@ -1,27 +1,36 @@
 """The supervisor: the workflow itself. It keeps no state in memory; every phase outcome
-advances the job document with one guarded update and dispatches what runs next.
+advances the job document with one guarded update that also stores what runs next (the
+outbox), and publishes it.
 
-It recognises a billing pause by name or message (the error crossed a wire as data) and
-then ends the run without dispatching anything else: finalize never runs for a paused job
-(invariant 2). Every run ends with exactly one WorkflowCompleted, including a run halted for
-billing: like the original workflow handler, it "returned" (result ``success``), and the
-completion actor is the one that must not mark the paused job completed."""
+It recognises a billing pause with ``is_billing_pause_error`` (the error crossed a wire as
+data) and then ends the run without dispatching anything else: finalize never runs for a
+paused job (invariant 2). Every run ends with exactly one WorkflowCompleted, including a run
+halted for billing: like the original workflow handler, it "returned" (result ``success``), and
+the completion actor is the one that must not mark the paused job completed."""
 
 from typing import Literal
 
 import structlog
 
 from leadgen import constants as c
-from leadgen.actors.base import Actor, bind_job
-from leadgen.billing import PHASE_FEATURES, is_billing_pause_error, pause_job, pause_message
+from leadgen.actors.base import Actor, bind_job, recover
+from leadgen.billing import (
+    PHASE_FEATURES,
+    is_billing_pause_error,
+    log_pause,
+    pause_fields,
+    pause_message,
+    paused_event,
+)
 from leadgen.broker.base import Delivery
-from leadgen.jobs import transition
+from leadgen.jobs import Change, commit
 from leadgen.log import log
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PHASE_OUTCOME, PhaseOutcome, PhaseTask, WorkflowCompleted
 from leadgen.phases import advanced, next_phase, with_phase
+from leadgen.publisher import completed, phase_task
 from leadgen.store.base import Guard
-from leadgen.store.models import BillingBlock, Job, utcnow
+from leadgen.store.models import BillingBlock, Job, OutboxEntry, utcnow
 
 Result = Literal["success", "failed", "canceled"]
 
@@ -39,110 +48,133 @@ class Supervisor(Actor[PhaseOutcome]):
             log.warning("outcome_for_unknown_job", job_id=message.job_id)
             return
         bind_job(job)
+        await recover(self.services, job, delivery)
         if job.workflow_id != message.workflow_id:
             # Invariant 4: an outcome of a superseded run never changes the job.
             log.info("outcome_skipped_stale", outcome_workflow_id=message.workflow_id)
             return
         if is_billing_pause_error(message.error):
-            await self._halt_for_billing(job, message, delivery)
+            await self._halt_for_billing(job, message)
         elif message.error is not None or message.status == "failed":
-            await self._fail(job, message, delivery)
+            await self.fail(job, message.phase, message.error, message.detail)
         elif message.phase == c.FINALIZE:
-            ended = await self._end_run(job, "success", None, delivery)
+            ended = await self._end_run(job)
             self.services.metrics.phase_finished(ended, c.FINALIZE)
         else:
-            await self._advance(job, message, delivery)
+            await self._advance(job, message)
 
-    async def _halt_for_billing(self, job: Job, message: PhaseOutcome, delivery: Delivery) -> None:
+    async def give_up(self, message: PhaseOutcome, reason: str) -> None:
+        """An outcome that can never be handled fails its job's run."""
+        job = await self.services.store.get_job(message.job_id)
+        if job is not None and job.workflow_id == message.workflow_id:
+            error = ErrorEnvelope.failure("OutcomeFailed", f"{message.phase}: {reason}")
+            await self.fail(job, message.phase, error, {})
+
+    async def _halt_for_billing(self, job: Job, message: PhaseOutcome) -> None:
         log.warning("billing_pause_detected", error=_dump(message.error))
-        if job.status == "running":
-            # The actor normally stored the pause before reporting it; make sure of it, so
-            # that the completion below can never find a running job (invariant 1).
-            await pause_job(self.services, job, _block_of(message))
-        await self._end_run(job, "success", None, delivery)
+        # The actor normally stored the pause before reporting it; if it did not (an error
+        # from another runtime), pause here with the real balance, in the same write that ends
+        # the run, so the completion can never find a running job (invariant 1).
+        block = await self._block_of(job, message) if job.status == "running" else None
+        paused: list[BillingBlock] = []
 
-    async def _fail(self, job: Job, message: PhaseOutcome, delivery: Delivery) -> None:
-        error = message.error or ErrorEnvelope(name="PhaseFailed", message=message.phase)
-        now = utcnow()
-        after, _ = await transition(
-            self.services.store,
-            job.id,
-            Guard(workflow_id=job.workflow_id, statuses=("running",), run_ended=False),
-            lambda current: {
-                "error": error.model_dump(),
-                "phases": with_phase(current, message.phase, "failed", now, message.detail),
-                "run_ended": True,
-            },
+        def decide(current: Job) -> Change | None:
+            if current.status == "running" and block is not None:
+                paused.append(block)
+                return Change(
+                    {**pause_fields(current, block), "run_ended": True},
+                    outbox=[paused_event(current, block), self._completed(current, "success")],
+                )
+            if current.status == "running":
+                return None  # paused by the actor meanwhile: the read above was stale
+            return Change({"run_ended": True}, outbox=[self._completed(current, "success")])
+
+        after, _ = await commit(
+            self.services, job, Guard(workflow_id=job.workflow_id, run_ended=False), decide
         )
-        self.services.metrics.phase_finished(after, message.phase)
-        if after is not None or delivery.redelivered:
-            await self._completed(job, "failed", error)
+        if after is not None and paused:
+            log_pause(self.services, after, paused[0])
 
-    async def _advance(self, job: Job, message: PhaseOutcome, delivery: Delivery) -> None:
+    async def fail(
+        self, job: Job, phase: str, error: ErrorEnvelope | None, detail: dict[str, object]
+    ) -> None:
+        """Fail ``phase`` and end the run with ``error`` (invariant 8)."""
+        error = error or ErrorEnvelope.failure("PhaseFailed", phase)
+        now = utcnow()
+        after, _ = await commit(
+            self.services,
+            job,
+            Guard(workflow_id=job.workflow_id, statuses=("running",), run_ended=False),
+            lambda current: Change(
+                {
+                    "error": error.model_dump(),
+                    "phases": with_phase(current, phase, "failed", now, detail),
+                    "run_ended": True,
+                },
+                outbox=[self._completed(current, "failed", error)],
+            ),
+        )
+        self.services.metrics.phase_finished(after, phase)
+
+    async def _advance(self, job: Job, message: PhaseOutcome) -> None:
         following = next_phase(message.phase)
         now = utcnow()
+
         # The guard is the supervisor's layer of invariant 2: only a running job of this run
-        # whose phase is still running advances, so a paused job never reaches finalize.
-        after, _ = await transition(
-            self.services.store,
-            job.id,
-            Guard(workflow_id=job.workflow_id, statuses=("running",)),
-            lambda current: (
-                {"phases": advanced(current, message.phase, message.status, now, message.detail)}
-                if current.phase(message.phase).status == "running"
-                else None
-            ),
+        # whose phase is still running advances, so a paused job never reaches finalize, and
+        # a redelivered outcome finds nothing to do but publish what is still unsent.
+        def decide(current: Job) -> Change | None:
+            if current.phase(message.phase).status != "running":
+                return None
+            phases = advanced(current, message.phase, message.status, now, message.detail)
+            task = PhaseTask(job_id=current.id, workflow_id=current.workflow_id, phase=following)
+            outbox = [phase_task(task, current.correlation_id)] if following else []
+            return Change({"phases": phases}, outbox=outbox)
+
+        after, _ = await commit(
+            self.services, job, Guard(workflow_id=job.workflow_id, statuses=("running",)), decide
         )
         self.services.metrics.phase_finished(after, message.phase)
-        if following is None or not (after is not None or delivery.redelivered):
-            return
-        log.info("phase_completed", status=message.status, next_phase=following)
-        await self.services.publisher.phase_task(
-            PhaseTask(job_id=job.id, workflow_id=job.workflow_id, phase=following),
-            job.correlation_id,
-        )
+        if after is not None:
+            log.info("phase_completed", status=message.status, next_phase=following)
 
-    async def _end_run(
-        self, job: Job, result: Result, error: ErrorEnvelope | None, delivery: Delivery
-    ) -> Job | None:
+    async def _end_run(self, job: Job) -> Job | None:
         """End the run once and announce it; the job if this call ended it."""
-        after, _ = await transition(
-            self.services.store,
-            job.id,
+        after, _ = await commit(
+            self.services,
+            job,
             Guard(workflow_id=job.workflow_id, run_ended=False),
-            lambda current: {"run_ended": True},
+            lambda current: Change(
+                {"run_ended": True}, outbox=[self._completed(current, "success")]
+            ),
         )
-        if after is not None or delivery.redelivered:
-            await self._completed(job, result, error)
         return after
 
-    async def _completed(self, job: Job, result: Result, error: ErrorEnvelope | None) -> None:
-        await self.services.publisher.completed(
+    @staticmethod
+    def _completed(job: Job, result: Result, error: ErrorEnvelope | None = None) -> OutboxEntry:
+        return completed(
             WorkflowCompleted(
-                job_id=job.id,
-                workflow_id=job.workflow_id,
-                result=result,
-                error=error,
+                job_id=job.id, workflow_id=job.workflow_id, result=result, error=error
             ),
             job.correlation_id,
         )
 
+    async def _block_of(self, job: Job, message: PhaseOutcome) -> BillingBlock:
+        """The billing block the outcome carries, or one made from the real balance."""
+        if message.billing_block:
+            return BillingBlock.model_validate(message.billing_block)
+        feature = PHASE_FEATURES.get(message.phase, c.DOSSIER_RESEARCH)
+        available = (await self.services.store.balances(job.customer_id)).get(feature, 0)
+        text = message.error.message if message.error and message.error.message else None
+        return BillingBlock(
+            feature_id=feature,
+            phase=message.phase,
+            required=max(1, available + 1),
+            available=available,
+            paused_at=utcnow(),
+            message=text or pause_message(feature, available + 1, available),
+        )
 
-def _block_of(message: PhaseOutcome) -> BillingBlock:
-    """The billing block the outcome carries, or the best one that can be derived from it."""
-    if message.billing_block:
-        return BillingBlock.model_validate(message.billing_block)
-    feature = PHASE_FEATURES.get(message.phase, c.DOSSIER_RESEARCH)
-    text = message.error.message if message.error and message.error.message else None
-    return BillingBlock(
-        feature_id=feature,
-        phase=message.phase,
-        required=1,
-        available=0,
-        paused_at=utcnow(),
-        message=text or pause_message(feature, 1, 0),
-    )
 
-
-def _dump(error: ErrorEnvelope | None) -> dict[str, str] | None:
+def _dump(error: ErrorEnvelope | None) -> dict[str, str | None] | None:
     return error.model_dump() if error else None

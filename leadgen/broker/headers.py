@@ -13,7 +13,26 @@ from collections.abc import Mapping
 from pamqp import decode, encode
 from pamqp.common import FieldTable, FieldValue
 
-from leadgen.broker.base import HeaderValue
+from leadgen import constants as c
+from leadgen.broker.base import Delivery, HeaderValue
+
+
+def original_routing_key(delivery: Delivery) -> str:
+    """The routing key the message was first published with, also on a copy leadgen
+    republished to its queue directly (a retry)."""
+    kept = delivery.headers.get(c.ROUTING_KEY_HEADER)
+    return kept if isinstance(kept, str) else delivery.routing_key
+
+
+def attempt(delivery: Delivery) -> int:
+    """Which attempt of its message ``delivery`` is (1 for the first), as retries count them."""
+    counted = delivery.headers.get(c.ATTEMPTS_HEADER, 1)
+    return counted if isinstance(counted, int) and counted > 0 else 1
+
+
+def is_replay(delivery: Delivery) -> bool:
+    """True when the message may have been handled before: redelivered, or a retried copy."""
+    return delivery.redelivered or attempt(delivery) > 1
 
 
 def to_field_table(headers: Mapping[str, HeaderValue]) -> FieldTable:

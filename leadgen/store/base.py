@@ -6,9 +6,18 @@ the ``Guard`` says what must still be true, and the write happens only if it is.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
-from leadgen.store.models import Job, Lead, LeadTotals, LedgerEntry, Movement
+from leadgen.store.models import (
+    AuditResult,
+    Job,
+    Lead,
+    LeadTotals,
+    LedgerEntry,
+    Movement,
+    OutboxEntry,
+)
 
 
 @dataclass(frozen=True)
@@ -60,12 +69,35 @@ class Store(Protocol):
         fields: Mapping[str, Any],
         *,
         inc_runs: bool = False,
-        add_command: str | None = None,
+        add_commands: Sequence[str] = (),
+        outbox: Sequence[OutboxEntry] = (),
     ) -> Job | None:
         """Set top-level ``fields`` if ``guard`` admits the job; return the job after, or None.
 
         Every applied update also bumps ``version`` and sets ``updated_at``. Values are
-        plain (``model_dump()`` output); ``add_command`` appends to ``command_ids``."""
+        plain (``model_dump()`` output); ``add_commands`` are appended to ``command_ids``;
+        ``outbox`` entries are added to the job's outbox in the same atomic write."""
+
+    async def clear_outbox(
+        self, job_id: str, ids: Sequence[str], *, version: int | None = None
+    ) -> None:
+        """Forget outbox entries ``ids`` once published. Given the ``version`` of a copy whose
+        whole outbox was published, and while the job is still at it, the outbox is emptied
+        (``outbox_since`` too); otherwise only ``ids`` go. Never changes ``version``: a
+        concurrent transition is not disturbed."""
+
+    async def account_audit(
+        self, job_id: str, lead_id: str, result: AuditResult, outbox: Sequence[OutboxEntry]
+    ) -> Job | None:
+        """Record the audit of ``lead_id`` on the job once: ``audits[lead_id] = result``, the
+        matching count and ``audits_pending`` moved by one, ``outbox`` added; the job after,
+        or None when the lead was accounted already (or the job is unknown)."""
+
+    async def unsent_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
+        """Jobs whose latest outbox entry was added before ``before`` (the relay's work)."""
+
+    async def stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
+        """Running jobs not updated since ``before`` (the reconciler's work)."""
 
     async def paused_jobs(self, customer_id: str, feature_id: str) -> list[Job]:
         """The customer's jobs paused for lack of credits of ``feature_id``, oldest first."""

@@ -4,7 +4,9 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 # Fields the stores maintain themselves (or identify documents by); never set by callers.
-JOB_RESERVED = frozenset({"_id", "id", "version", "updated_at"})
+JOB_RESERVED = frozenset(
+    {"_id", "id", "version", "updated_at", "outbox", "outbox_since", "audits", "runs"}
+)
 LEAD_RESERVED = frozenset({"_id", "job_id", "lead_id"})
 
 
@@ -17,12 +19,17 @@ def check_fields(fields: Mapping[str, Any], reserved: Collection[str]) -> None:
         raise ValueError(f"cannot set fields {bad}")
 
 
-def job_reserved(*, inc_runs: bool, add_command: str | None) -> frozenset[str]:
+def job_reserved(*, add_commands: Collection[str]) -> frozenset[str]:
     """The job fields ``update_job`` may not set, given what else the update changes."""
-    extra = {"runs"} if inc_runs else set()
-    if add_command is not None:
-        extra.add("command_ids")
-    return JOB_RESERVED | extra
+    return JOB_RESERVED | {"command_ids"} if add_commands else JOB_RESERVED
+
+
+def check_key(name: str) -> str:
+    """``name`` as the key of a sub-document (an outbox entry, an audited lead): MongoDB would
+    read a dot as a path and a leading ``$`` as an operator."""
+    if not name or "." in name or name.startswith("$"):
+        raise ValueError(f"cannot use {name!r} as a key")
+    return name
 
 
 def audit_field(

@@ -11,8 +11,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadgen.store.base import Guard
-from leadgen.store.fields import LEAD_RESERVED, audit_field, check_fields, job_reserved
-from leadgen.store.models import Job, Lead, LeadTotals, LedgerEntry, Movement, utcnow
+from leadgen.store.fields import (
+    LEAD_RESERVED,
+    audit_field,
+    check_fields,
+    check_key,
+    job_reserved,
+)
+from leadgen.store.models import (
+    AuditResult,
+    Job,
+    Lead,
+    LeadTotals,
+    LedgerEntry,
+    Movement,
+    OutboxEntry,
+    utcnow,
+)
 
 
 def plain(value: Any) -> Any:
@@ -78,23 +93,79 @@ class MemoryStore:
         fields: Mapping[str, Any],
         *,
         inc_runs: bool = False,
-        add_command: str | None = None,
+        add_commands: Sequence[str] = (),
+        outbox: Sequence[OutboxEntry] = (),
     ) -> Job | None:
         """Set top-level ``fields`` if ``guard`` admits the job; return the job after, or None."""
-        check_fields(fields, job_reserved(inc_runs=inc_runs, add_command=add_command))
+        check_fields(fields, job_reserved(add_commands=add_commands))
+        entries = {check_key(e.id): plain(e.model_dump()) for e in outbox}
         doc = self._jobs.get(job_id)
         if doc is None or not guard.admits(Job.model_validate(copy.deepcopy(doc))):
             return None
         after = {**copy.deepcopy(doc), **plain(fields)}
-        after["updated_at"] = utcnow()
+        now = utcnow()
+        after["updated_at"] = now
         after["version"] = doc["version"] + 1
         if inc_runs:
             after["runs"] = doc["runs"] + 1
-        if add_command is not None:
-            after["command_ids"].append(add_command)
+        after["command_ids"] = [*after["command_ids"], *add_commands]
+        if entries:
+            after["outbox"] = {**after["outbox"], **entries}
+            after["outbox_since"] = now
         job = Job.model_validate(copy.deepcopy(after))  # refuse a document that would not read
         self._jobs[job_id] = after
         return job
+
+    async def clear_outbox(
+        self, job_id: str, ids: Sequence[str], *, version: int | None = None
+    ) -> None:
+        """Forget published outbox entries; the whole outbox while the job is at ``version``."""
+        doc = self._jobs.get(job_id)
+        if doc is None:
+            return
+        if doc["version"] == version:
+            doc["outbox"], doc["outbox_since"] = {}, None
+        else:
+            doc["outbox"] = {k: v for k, v in doc["outbox"].items() if k not in ids}
+
+    async def account_audit(
+        self, job_id: str, lead_id: str, result: AuditResult, outbox: Sequence[OutboxEntry]
+    ) -> Job | None:
+        """Record the audit of ``lead_id`` on the job once; the job after, or None."""
+        check_key(lead_id)
+        entries = {check_key(e.id): plain(e.model_dump()) for e in outbox}
+        doc = self._jobs.get(job_id)
+        if doc is None or lead_id in doc["audits"]:
+            return None
+        counted = "dossiers_done" if result == "done" else "dossiers_failed"
+        now = utcnow()
+        after = {
+            **copy.deepcopy(doc),
+            "audits": {**doc["audits"], lead_id: result},
+            "counts": {**doc["counts"], counted: doc["counts"][counted] + 1},
+            "audits_pending": doc["audits_pending"] - 1,
+            "version": doc["version"] + 1,
+            "updated_at": now,
+        }
+        if entries:
+            after["outbox"] = {**after["outbox"], **entries}
+            after["outbox_since"] = now
+        self._jobs[job_id] = after
+        return Job.model_validate(copy.deepcopy(after))
+
+    async def unsent_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
+        """Jobs whose latest outbox entry was added before ``before``, oldest first."""
+        docs = [d for d in self._jobs.values() if d["outbox_since"] and d["outbox_since"] < before]
+        docs.sort(key=lambda d: d["outbox_since"])
+        return [Job.model_validate(copy.deepcopy(d)) for d in docs[:limit]]
+
+    async def stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
+        """Running jobs not updated since ``before``, least recently updated first."""
+        docs = [
+            d for d in self._jobs.values() if d["status"] == "running" and d["updated_at"] < before
+        ]
+        docs.sort(key=lambda d: d["updated_at"])
+        return [Job.model_validate(copy.deepcopy(d)) for d in docs[:limit]]
 
     async def paused_jobs(self, customer_id: str, feature_id: str) -> list[Job]:
         """The customer's jobs paused for lack of credits of ``feature_id``, oldest first."""

@@ -12,6 +12,7 @@ from leadgen.messages.envelope import ErrorEnvelope
 
 JobStatus = Literal["running", "paused_for_upgrade", "completed", "failed", "cancelled"]
 WorkflowStatus = Literal["running", "completed", "failed", "cancelled", "paused"]
+AuditResult = Literal["done", "failed"]
 PhaseStatus = Literal[
     "pending", "running", "completed", "completed_with_failures", "failed", "paused"
 ]
@@ -84,10 +85,25 @@ class LeadTotals(_Doc):
 
 
 class AuditPlan(_Doc):
-    """The leads ``generate_dossier`` audits in one run, in dispatch order."""
+    """The leads ``generate_dossier`` audits in one run, in dispatch order, and how many of them
+    may be in flight at once: decided once per run, whatever worker handles a later audit."""
 
     workflow_id: str
     lead_ids: list[str]
+    window: int = 4
+
+
+class OutboxEntry(_Doc):
+    """A message a job's transition caused, stored in the same write as the transition and
+    kept until it is published (the transactional outbox, invariant 9)."""
+
+    id: str  # the message id: fixed when the transition is decided, so a re-send is a duplicate
+    exchange: str
+    routing_key: str
+    type: str
+    body: str  # the JSON body
+    correlation_id: str | None = None
+    mandatory: bool = True  # an unroutable message is an error (events: nobody may be bound)
 
 
 class Job(_Doc):
@@ -117,6 +133,19 @@ class Job(_Doc):
     command_ids: list[str] = Field(default_factory=list)
     audit_plan: AuditPlan | None = None
     cancel_reason: str | None = None
+    # Internal: messages caused by stored transitions and not yet published, by message id;
+    # ``outbox_since`` is when the latest was added (the relay looks for old ones).
+    outbox: dict[str, OutboxEntry] = Field(default_factory=dict)
+    outbox_since: datetime | None = None
+    # Internal: every audited lead of the job, across runs: lead id -> "done" or "failed".
+    audits: dict[str, AuditResult] = Field(default_factory=dict)
+    # Internal: audits of the current plan not accounted yet; the audit that brings it to 0
+    # reports the phase.
+    audits_pending: int = 0
+    # Internal: the run a resume continued (the idempotency key of a resume without message id).
+    resumed_from: str | None = None
+    # Internal: how often the reconciler re-drove the job.
+    redrives: int = 0
 
     def phase(self, name: str) -> PhaseState:
         """The state of phase ``name``."""

@@ -7,18 +7,33 @@ are translated into ``StoreUnavailable`` here and never reach the actors."""
 
 import functools
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from leadgen.errors import StoreUnavailable
 from leadgen.store.base import Guard
-from leadgen.store.fields import LEAD_RESERVED, audit_field, check_fields, job_reserved
-from leadgen.store.models import Job, Lead, LeadTotals, LedgerEntry, Movement, utcnow
+from leadgen.store.fields import (
+    LEAD_RESERVED,
+    audit_field,
+    check_fields,
+    check_key,
+    job_reserved,
+)
+from leadgen.store.models import (
+    AuditResult,
+    Job,
+    Lead,
+    LeadTotals,
+    LedgerEntry,
+    Movement,
+    OutboxEntry,
+    utcnow,
+)
 from leadgen.store.mongo_credits import Doc, MongoCredits
 
 P = ParamSpec("P")
@@ -37,6 +52,10 @@ def _edge(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[
             return await method(*args, **kwargs)
         except ConnectionFailure as e:  # also NetworkTimeout, AutoReconnect, server selection
             raise StoreUnavailable(str(e)) from None
+        except PyMongoError as e:
+            if e.timeout:  # the client-side operation timeout: a frozen or overloaded server
+                raise StoreUnavailable(f"timed out: {e}") from None
+            raise
 
     return translated
 
@@ -44,10 +63,20 @@ def _edge(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[
 class MongoStore:
     """Jobs, leads and credits in the MongoDB database ``database`` at ``url``."""
 
-    def __init__(self, url: str, database: str, *, server_selection_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        server_selection_timeout_ms: int = 5000,
+        operation_timeout_ms: int = 10_000,
+    ) -> None:
+        """Every operation is bounded by ``operation_timeout_ms`` (PyMongo's ``timeoutMS``),
+        so a frozen server is an outage (``StoreUnavailable``), never a hang."""
         self._url = url
         self._name = database
         self._timeout_ms = server_selection_timeout_ms
+        self._operation_timeout_ms = operation_timeout_ms
         self._client: AsyncMongoClient[Doc] | None = None
         self._book: MongoCredits | None = None
 
@@ -80,13 +109,19 @@ class MongoStore:
         """Connect and create indexes (idempotently)."""
         if self._client is None:
             self._client = AsyncMongoClient(
-                self._url, serverSelectionTimeoutMS=self._timeout_ms, tz_aware=True, tzinfo=UTC
+                self._url,
+                serverSelectionTimeoutMS=self._timeout_ms,
+                timeoutMS=self._operation_timeout_ms,
+                tz_aware=True,
+                tzinfo=UTC,
             )
             self._book = MongoCredits(self._credits, self._ledger)
         await self._leads.create_index([("job_id", 1), ("lead_id", 1)], unique=True)
         await self._jobs.create_index(
             [("customer_id", 1), ("status", 1), ("billing_block.feature_id", 1), ("created_at", 1)]
         )
+        await self._jobs.create_index("outbox_since")  # the relay: unsent outbox entries
+        await self._jobs.create_index([("status", 1), ("updated_at", 1)])  # the reconciler
         await self._ledger.create_index([("job_id", 1), ("at", 1)])
         await self._credits.create_index("pending")  # has_movement of an unrecorded movement
 
@@ -133,20 +168,76 @@ class MongoStore:
         fields: Mapping[str, Any],
         *,
         inc_runs: bool = False,
-        add_command: str | None = None,
+        add_commands: Sequence[str] = (),
+        outbox: Sequence[OutboxEntry] = (),
     ) -> Job | None:
         """Set top-level ``fields`` if ``guard`` admits the job; return the job after, or None."""
-        check_fields(fields, job_reserved(inc_runs=inc_runs, add_command=add_command))
+        check_fields(fields, job_reserved(add_commands=add_commands))
+        now = utcnow()
         update: Doc = {
-            "$set": {**fields, "updated_at": utcnow()},
+            "$set": {**fields, **_outbox_fields(outbox, now), "updated_at": now},
             "$inc": {"version": 1, "runs": 1} if inc_runs else {"version": 1},
         }
-        if add_command is not None:
-            update["$push"] = {"command_ids": add_command}
+        if add_commands:
+            update["$push"] = {"command_ids": {"$each": list(add_commands)}}
         doc = await self._jobs.find_one_and_update(
             _job_filter(job_id, guard), update, return_document=AFTER
         )
         return None if doc is None else Job.model_validate(doc)
+
+    @_edge
+    async def clear_outbox(
+        self, job_id: str, ids: Sequence[str], *, version: int | None = None
+    ) -> None:
+        """Forget published outbox entries; the whole outbox while the job is at ``version``."""
+        if version is not None:
+            cleared = await self._jobs.update_one(
+                {"_id": job_id, "version": version},
+                {"$set": {"outbox": {}, "outbox_since": None}},
+            )
+            if cleared.matched_count:
+                return
+        if ids:
+            # A later transition may have added entries: remove only what was published.
+            await self._jobs.update_one(
+                {"_id": job_id}, {"$unset": {f"outbox.{check_key(i)}": "" for i in ids}}
+            )
+
+    @_edge
+    async def account_audit(
+        self, job_id: str, lead_id: str, result: AuditResult, outbox: Sequence[OutboxEntry]
+    ) -> Job | None:
+        """Record the audit of ``lead_id`` on the job once; the job after, or None."""
+        field = f"audits.{check_key(lead_id)}"
+        counted = "counts.dossiers_done" if result == "done" else "counts.dossiers_failed"
+        now = utcnow()
+        doc = await self._jobs.find_one_and_update(
+            {"_id": job_id, field: {"$exists": False}},
+            {
+                "$set": {field: result, **_outbox_fields(outbox, now), "updated_at": now},
+                "$inc": {counted: 1, "audits_pending": -1, "version": 1},
+            },
+            return_document=AFTER,
+        )
+        return None if doc is None else Job.model_validate(doc)
+
+    @_edge
+    async def unsent_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
+        """Jobs whose latest outbox entry was added before ``before``, oldest first."""
+        cursor = self._jobs.find(
+            {"outbox_since": {"$lt": before}}, sort=[("outbox_since", 1)], limit=limit
+        )
+        return [Job.model_validate(doc) async for doc in cursor]
+
+    @_edge
+    async def stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
+        """Running jobs not updated since ``before``, least recently updated first."""
+        cursor = self._jobs.find(
+            {"status": "running", "updated_at": {"$lt": before}},
+            sort=[("updated_at", 1)],
+            limit=limit,
+        )
+        return [Job.model_validate(doc) async for doc in cursor]
 
     @_edge
     async def paused_jobs(self, customer_id: str, feature_id: str) -> list[Job]:
@@ -293,6 +384,14 @@ class MongoStore:
     async def ledger(self, job_id: str) -> list[LedgerEntry]:
         """Every credit movement recorded for a job, oldest first."""
         return await self.credit_book.ledger(job_id)
+
+
+def _outbox_fields(outbox: Sequence[OutboxEntry], now: datetime) -> Doc:
+    """The ``$set`` fields that add ``outbox`` entries to a job, each at its own key."""
+    if not outbox:
+        return {}
+    entries = {f"outbox.{check_key(e.id)}": e.model_dump() for e in outbox}
+    return {**entries, "outbox_since": now}
 
 
 def _job_filter(job_id: str, guard: Guard) -> Doc:
