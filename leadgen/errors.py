@@ -9,6 +9,11 @@ class BillingError(LeadgenError):
     """Raised when a job runs out of credits and has been paused for an upgrade."""
 
 
+class PausedForBilling(BillingError):
+    """Raised when leadgen stored a job's billing pause together with the outcome reporting it:
+    the actor that raised it has nothing left to report."""
+
+
 class DecodeError(LeadgenError):
     """Raised when a message body cannot be decoded into its model; keeps the raw body."""
 
