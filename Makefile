@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint bench clean
+.PHONY: venv run test lint bench chaos clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,9 @@ bench: venv
 	else \
 		echo "No benchmarks directory; nothing to run."; \
 	fi
+
+chaos: venv
+	$(BIN)/python -m chaos
 
 # Leaves .venv alone; remove it by hand for a from-scratch install.
 clean:
