@@ -124,14 +124,14 @@ async def test_update_unknown_job_is_none(store: Store) -> None:
 
 
 async def test_update_job_counts_runs_and_records_commands(store: Store) -> None:
-    """``inc_runs`` adds one run and ``add_command`` makes the same command refused next time."""
+    """``inc_runs`` adds one run and ``add_commands`` make the same command refused next time."""
     await store.insert_job(make_job())
     guard = Guard(without_command="cmd-2")
     after = await store.update_job(
-        "job-1", guard, {"workflow_id": "w2"}, inc_runs=True, add_command="cmd-2"
+        "job-1", guard, {"workflow_id": "w2"}, inc_runs=True, add_commands=["cmd-2", "k"]
     )
     assert after is not None
-    assert (after.runs, after.command_ids, after.workflow_id) == (2, ["cmd-1", "cmd-2"], "w2")
+    assert (after.runs, after.command_ids, after.workflow_id) == (2, ["cmd-1", "cmd-2", "k"], "w2")
     again = await store.update_job("job-1", guard, {"workflow_id": "w3"}, inc_runs=True)
     assert again is None
     assert await store.get_job("job-1") == after

@@ -58,14 +58,18 @@ def assert_moved_once(movement: Movement) -> None:
 async def test_open_creates_indexes_idempotently(
     store: MongoStore, db: AsyncDatabase[dict[str, Any]]
 ) -> None:
-    """After open (twice) leads are unique per job, and jobs and the ledger are indexed."""
+    """After open (twice) leads are unique per job; jobs (paused by customer, unsent outboxes,
+    stalled runs) and the ledger are indexed."""
     await store.open()
     leads = await db.leads.index_information()
     unique = [i for i in leads.values() if i["key"] == [("job_id", 1), ("lead_id", 1)]]
     assert len(unique) == 1 and unique[0].get("unique") is True
     jobs = [i["key"] for i in (await db.jobs.index_information()).values()]
-    assert [k[:3] for k in jobs if len(k) > 1] == [
-        [("customer_id", 1), ("status", 1), ("billing_block.feature_id", 1)]
+    assert sorted(k[:3] for k in jobs) == [
+        [("_id", 1)],
+        [("customer_id", 1), ("status", 1), ("billing_block.feature_id", 1)],
+        [("outbox_since", 1)],
+        [("status", 1), ("updated_at", 1)],
     ]
     ledger = [i["key"] for i in (await db.credit_ledger.index_information()).values()]
     assert any(k[0] == ("job_id", 1) for k in ledger)
