@@ -35,6 +35,7 @@ from leadgen.broker.amqp_queue import QueueDeclaration
 from leadgen.broker.base import Handler, Outbound
 from leadgen.broker.headers import to_field_table
 from leadgen.errors import BrokerUnavailable
+from leadgen.log import describe_error
 from leadgen.topology import EXCHANGES, QUEUES, QueueType, queue_arguments
 
 __all__ = ["TIMEOUT", "AmqpBroker", "AmqpDelivery"]
@@ -93,6 +94,8 @@ class AmqpBroker:
                 client_properties={"connection_name": self.connection_name},
                 timeout=TIMEOUT,
             )
+        connection.close_callbacks.add(self._on_connection_lost)
+        connection.reconnect_callbacks.add(self._on_reconnected)
         # Entities cached by an earlier connection belong to its dead channels.
         self._exchanges.clear()
         self._queue_declarations.clear()
@@ -106,6 +109,21 @@ class AmqpBroker:
             raise
         self._connection, self._channel = connection, channel
         self._consumers, self._cancelled = [], False
+
+    def _on_connection_lost(self, connection: object, reason: BaseException | None) -> None:
+        # One structured warning per loss, instead of aio-pika's and aiormq's tracebacks
+        # (log.py drops those); our own close() has let go of the connection already.
+        if connection is not self._connection or connection is None:
+            return
+        log.warning(
+            "broker_connection_lost",
+            connection_name=self.connection_name,
+            reason=describe_error(reason) if reason is not None else "closed",
+        )
+
+    def _on_reconnected(self, connection: object) -> None:
+        if connection is self._connection:
+            log.info("broker_reconnected", connection_name=self.connection_name)
 
     async def _declare_topology(self, channel: AbstractRobustChannel) -> None:
         for exchange in EXCHANGES:

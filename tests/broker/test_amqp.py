@@ -10,6 +10,7 @@ from urllib.parse import quote, urlsplit
 
 import aio_pika
 import pytest
+from structlog.testing import capture_logs
 
 from leadgen import constants as c
 from leadgen.broker.amqp import AmqpBroker
@@ -158,6 +159,33 @@ async def test_consumer_heals_after_the_connection_is_killed(amqp_url: str) -> N
         assert await broker.is_ready() is True
     finally:
         await broker.close()
+
+
+async def test_lost_connection_is_one_warning_and_its_recovery_one_info(amqp_url: str) -> None:
+    """A connection the server drops is logged once as broker_connection_lost (warning, with
+    the reason) and once as broker_reconnected when it is back; close() logs neither."""
+    name = f"leadgen-test-{uuid.uuid4().hex[:8]}"
+    broker = AmqpBroker(amqp_url, connection_name=name)
+    await broker.connect()
+    with capture_logs() as logs:
+        try:
+            await broker.consume(c.SUPERVISOR_QUEUE, asyncio.Queue[Delivery]().put, prefetch=1)
+            connection = await connection_named(name, timeout=WAIT)
+            assert connection is not None, "connection never listed"
+            await api("DELETE", f"/connections/{quote(connection['name'], safe='')}")
+
+            # aio-pika reconnects after its reconnect interval (5 s).
+            for _ in range(600):
+                if any(entry["event"] == "broker_reconnected" for entry in logs):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await broker.close()
+
+    events = [(entry["event"], entry["log_level"]) for entry in logs]
+    assert events == [("broker_connection_lost", "warning"), ("broker_reconnected", "info")]
+    assert "CONNECTION_FORCED" in logs[0]["reason"]
+    assert logs[0]["connection_name"] == logs[1]["connection_name"] == name
 
 
 async def test_headers_rabbitmq_adds_when_dead_lettering_publish_again_unchanged(
