@@ -16,7 +16,7 @@ from chaos.config import ChaosConfig
 from chaos.figures import Figures
 from chaos.logs import non_json_lines
 from chaos.processes import StoreServer
-from chaos.rabbit import Management
+from chaos.rabbit import Management, ServiceUnavailable
 from chaos.scenario import Plan, make_plan
 from chaos.settle import (
     check_dead_letters,
@@ -55,21 +55,26 @@ async def run_chaos(config: ChaosConfig) -> Figures:
     try:
         async with AsyncExitStack() as stack:
             await _run(config, workdir, figures, stack)
+    except ServiceUnavailable:
+        if config.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
     finally:
-        figures.elapsed_seconds = time.monotonic() - began
-        _tidy(config, workdir, figures)
+        shutil.rmtree(workdir / "store", ignore_errors=True)
+    figures.elapsed_seconds = time.monotonic() - began
+    _tidy(config, workdir, figures)
     return figures
 
 
 async def _run(config: ChaosConfig, workdir: Path, figures: Figures, stack: AsyncExitStack) -> None:
     """Start the services and workers, play the plan, settle and check."""
     plan = make_plan(config)
-    store = StoreServer(workdir / "store")
-    stack.callback(store.stop)
-    mongodb_url = store.start()
     management = Management(config.rabbit)
     amqp_url = management.create_vhost()
     stack.callback(management.delete_vhost)
+    store = StoreServer(workdir / "store")
+    stack.callback(store.stop)
+    mongodb_url = store.start()
     pool = WorkerPool(
         worker_env(config, amqp_url, mongodb_url), workdir / "logs", config.worker_grace
     )
@@ -111,8 +116,7 @@ async def _settle(
 
 
 def _tidy(config: ChaosConfig, workdir: Path, figures: Figures) -> None:
-    """Drop the store's data; keep the logs when asked to or when a check failed."""
-    shutil.rmtree(workdir / "store", ignore_errors=True)
+    """Keep the logs when asked to or when a check failed; else remove everything."""
     if config.keep_logs or config.workdir is not None or not figures.ok():
         figures.logs = str(workdir / "logs")
     else:
