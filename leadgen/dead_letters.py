@@ -7,6 +7,11 @@ only once its republished copy is confirmed (a crash in between duplicates, neve
 pass takes at most as many messages as the queue held when it started, so a message that is
 dead-lettered again while a pass runs is not seen twice.
 
+A dead letter is shown and replayed with the routing key it was first published with: a copy
+leadgen republished straight to its queue (a retry) carries it in ``ROUTING_KEY_HEADER``, and
+one RabbitMQ dead-lettered by itself (a quorum queue's delivery limit, a TTL) in ``x-death``,
+with RabbitMQ's reason.
+
 Handing messages back (requeue) keeps their order on classic queues and on the in-process
 broker. A quorum queue on RabbitMQ 3.x puts returned messages behind the others, so listing
 fewer than all of them changes the order in which a later ``replay --all`` sends them."""
@@ -21,12 +26,18 @@ from leadgen.broker.base import Delivery, HeaderValue, Outbound
 from leadgen.publisher import new_id
 
 PREVIEW_CHARS = 80
-# The queue a message was dead-lettered from, as runtime.py sets it.
 
-# What dead-lettering added: leadgen's reason, queue and attempts, and RabbitMQ's history
-# (``x-death`` and its summaries; ``x-delivery-count`` from quorum queues). A replayed message
-# starts afresh without them.
-_DEAD_HEADERS = (c.ERROR_HEADER, c.QUEUE_HEADER, c.ATTEMPTS_HEADER, "x-death", "x-delivery-count")
+# What dead-lettering and retries added: leadgen's reason, queue, attempts and original routing
+# key, and RabbitMQ's history (``x-death`` and its summaries; ``x-delivery-count`` from quorum
+# queues). A replayed message starts afresh without them.
+_DEAD_HEADERS = (
+    c.ERROR_HEADER,
+    c.QUEUE_HEADER,
+    c.ATTEMPTS_HEADER,
+    c.ROUTING_KEY_HEADER,
+    "x-death",
+    "x-delivery-count",
+)
 _DEAD_PREFIXES = ("x-first-death-", "x-last-death-")
 
 
@@ -43,8 +54,11 @@ class DeadLetterBroker(Protocol):
     async def get(self, queue: str, timeout: float = ...) -> DeadDelivery | None:
         """Take the next ready message of ``queue``, or None."""
 
-    async def publish(self, exchange: str, routing_key: str, message: Outbound) -> None:
-        """Publish, confirmed."""
+    async def publish(
+        self, exchange: str, routing_key: str, message: Outbound, *, mandatory: bool = True
+    ) -> None:
+        """Publish, confirmed; a mandatory message that reaches no queue raises
+        ``UnroutableMessage``."""
 
     async def message_count(self, queue: str) -> int:
         """Number of ready messages in ``queue``."""
@@ -85,8 +99,11 @@ async def replay(
 ) -> int:
     """Republish the dead letter with ``message_id`` (or ``every`` one) where it came from.
 
-    It keeps its body, routing key, ``message_id`` (a command's idempotency key) and
-    ``correlation_id``, without the dead-lettering headers. Returns how many were replayed."""
+    It keeps its body, original routing key, ``message_id`` (a command's idempotency key) and
+    ``correlation_id``, without the dead-lettering headers. Returns how many were replayed.
+
+    A dead letter whose destination no longer takes it raises ``UnroutableMessage`` and stays
+    in ``leadgen.dead``, as do the others."""
     if every == (message_id is not None):
         raise ValueError("replay needs either a message id or every=True, not both")
     held: list[DeadDelivery] = []
@@ -100,7 +117,11 @@ async def replay(
                 held.append(delivery)
                 continue
             exchange, routing_key = destination(delivery)
-            await broker.publish(exchange, routing_key, revived(delivery))
+            try:
+                await broker.publish(exchange, routing_key, revived(delivery))
+            except BaseException:
+                held.append(delivery)  # not republished (UnroutableMessage, an outage): kept
+                raise
             await delivery.ack()
             replayed += 1
             if not every:
@@ -116,14 +137,14 @@ async def purge(broker: DeadLetterBroker) -> int:
 
 
 def describe(delivery: DeadDelivery, now: datetime | None = None) -> DeadLetter:
-    """What a dead letter says about itself: its reason, origin, age and body."""
-    queue = _origin(delivery.headers)
+    """What a dead letter says about itself: its reason, origin, original routing key, age and
+    body."""
     return DeadLetter(
         message_id=delivery.message_id or None,
-        routing_key=delivery.routing_key,
+        routing_key=original_routing_key(delivery),
         reason=_reason(delivery.headers),
-        queue=queue,
-        age_seconds=_age(delivery.timestamp, now or datetime.now(UTC)),
+        queue=_origin(delivery.headers),
+        age_seconds=_age(_died_at(delivery), now or datetime.now(UTC)),
         type=delivery.type or None,
         correlation_id=delivery.correlation_id,
         preview=preview(delivery.body),
@@ -136,24 +157,46 @@ def preview(body: bytes, chars: int = PREVIEW_CHARS) -> str:
     return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
+def original_routing_key(delivery: Delivery) -> str:
+    """The routing key a dead letter was first published with.
+
+    A copy leadgen republished to its queue directly (a retry, through the default exchange)
+    keeps it in ``ROUTING_KEY_HEADER``; a message RabbitMQ dead-lettered names the keys it had
+    in ``x-death``; otherwise it is the key the dead letter arrived with."""
+    kept = delivery.headers.get(c.ROUTING_KEY_HEADER)
+    if isinstance(kept, str) and kept:
+        return kept
+    keys = _latest_death(delivery.headers).get("routing-keys")
+    if isinstance(keys, list) and keys and isinstance(keys[0], str):
+        return keys[0]
+    return delivery.routing_key
+
+
 def destination(delivery: Delivery) -> tuple[str, str]:
     """Where a dead letter goes back to: ``(exchange, routing key)``.
 
-    A command returns to ``leadgen.commands`` with its routing key, as its sender published it;
-    an internal message returns to its queue through the default exchange."""
+    A command returns to ``leadgen.commands`` with its original routing key, as its sender
+    published it; an internal message returns to its queue through the default exchange."""
     queue = _origin(delivery.headers)
     if queue is None or queue == c.COMMANDS_QUEUE:
-        return c.COMMANDS_EXCHANGE, delivery.routing_key
+        return c.COMMANDS_EXCHANGE, original_routing_key(delivery)
     return "", queue
 
 
 def revived(delivery: Delivery) -> Outbound:
-    """The dead letter as a message to publish again, without the dead-lettering headers."""
+    """The dead letter as a message to publish again, without the dead-lettering headers.
+
+    One that goes back to its queue directly keeps its original routing key in
+    ``ROUTING_KEY_HEADER``, as a retried copy does, so a later dead letter still shows it."""
     headers = {
         name: value
         for name, value in delivery.headers.items()
         if name not in _DEAD_HEADERS and not name.startswith(_DEAD_PREFIXES)
     }
+    exchange, routing_key = destination(delivery)
+    original = original_routing_key(delivery)
+    if exchange == "" and original != routing_key:
+        headers[c.ROUTING_KEY_HEADER] = original
     return Outbound(
         body=delivery.body,
         type=delivery.type or "",
@@ -189,9 +232,18 @@ def _reason(headers: Mapping[str, HeaderValue]) -> str:
     reason = headers.get(c.ERROR_HEADER)
     if isinstance(reason, str):
         return reason
-    # Dead-lettered by RabbitMQ itself (a quorum queue's delivery limit), not by leadgen.
+    # Dead-lettered by RabbitMQ itself (a quorum queue's delivery limit, a TTL), not by leadgen.
     death = _latest_death(headers).get("reason")
     return f"rabbitmq: {death}" if isinstance(death, str) else "unknown"
+
+
+def _died_at(delivery: DeadDelivery) -> datetime | None:
+    """When RabbitMQ dead-lettered the message, else when it was published."""
+    if c.ERROR_HEADER not in delivery.headers:
+        died = _latest_death(delivery.headers).get("time")
+        if isinstance(died, datetime):
+            return died
+    return delivery.timestamp
 
 
 def _origin(headers: Mapping[str, HeaderValue]) -> str | None:

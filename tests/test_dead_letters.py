@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,6 +14,7 @@ from leadgen.broker.amqp import AmqpBroker
 from leadgen.broker.base import Broker, HeaderValue, Outbound
 from leadgen.cli_ops import run_ops
 from leadgen.dead_letters import DeadLetterBroker, list_dead, purge, replay
+from leadgen.errors import UnroutableMessage
 from leadgen.settings import Settings
 from tests.broker.support import AnyBroker
 from tests.e2e_fixtures import Backends
@@ -179,6 +181,83 @@ async def test_purge_empties_the_dead_letter_queue(broker: AnyBroker) -> None:
 
     assert await broker.message_count(c.DEAD_LETTER_QUEUE) == 0
     assert await list_dead(broker) == []
+
+
+async def test_replay_to_a_destination_that_takes_it_no_more_raises_and_keeps_it(
+    broker: AnyBroker,
+) -> None:
+    """A dead command whose routing key no binding takes any more is not lost on replay: the
+    replay raises UnroutableMessage and every dead letter stays, in order."""
+    ids = [
+        await dead_letter(broker, c.START_KEY, start_body("job-first")),
+        await dead_letter(broker, "elsewhere.start", start_body("job-stray")),
+        await dead_letter(broker, c.START_KEY, start_body("job-last")),
+    ]
+    assert await dead_count(broker, 3) == 3
+
+    with pytest.raises(UnroutableMessage):
+        await replay(broker, ids[1])
+
+    assert [letter.message_id for letter in await list_dead(broker, 10)] == ids
+    assert await broker.message_count(c.COMMANDS_QUEUE) == 0
+
+
+def death(queue: str, reason: str, routing_key: str) -> dict[str, HeaderValue]:
+    """An ``x-death`` entry as RabbitMQ writes it when it dead-letters a message."""
+    return {
+        "count": 1,
+        "exchange": "",
+        "queue": queue,
+        "reason": reason,
+        "routing-keys": [routing_key],
+        "time": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+
+
+@pytest.mark.parametrize(
+    ("published_with", "headers", "original"),
+    [
+        # A retried copy (default exchange, key = queue name) RabbitMQ then dead-lettered.
+        (
+            c.COMMANDS_QUEUE,
+            {
+                c.ROUTING_KEY_HEADER: c.CANCEL_KEY,
+                "x-death": [death(c.COMMANDS_QUEUE, "delivery_limit", c.COMMANDS_QUEUE)],
+            },
+            c.CANCEL_KEY,
+        ),
+        # Dead-lettered by RabbitMQ under another key than it was published with.
+        (
+            "dead.key",
+            {"x-death": [death(c.COMMANDS_QUEUE, "expired", c.RESUME_KEY)]},
+            c.RESUME_KEY,
+        ),
+        # Nothing says otherwise: the key it arrived with.
+        (c.GRANT_KEY, {c.ERROR_HEADER: "bad", c.QUEUE_HEADER: c.COMMANDS_QUEUE}, c.GRANT_KEY),
+    ],
+    ids=["header", "x-death", "delivery"],
+)
+async def test_original_routing_key_comes_from_the_header_then_x_death_then_the_delivery(
+    broker: AnyBroker, published_with: str, headers: dict[str, HeaderValue], original: str
+) -> None:
+    """A dead command is listed and replayed with its original routing key: the header leadgen
+    keeps on retried copies first, then RabbitMQ's x-death, then its own routing key; the
+    replayed copy has none of those headers."""
+    await broker.publish(
+        c.DEAD_LETTER_EXCHANGE,
+        published_with,
+        Outbound(body=b"{}", type="", message_id="m-original", headers=headers),
+    )
+    assert await dead_count(broker, 1) == 1
+
+    [letter] = await list_dead(broker)
+    assert (letter.routing_key, letter.queue) == (original, c.COMMANDS_QUEUE)
+    assert await replay(broker, "m-original") == 1
+    back = await broker.get(c.COMMANDS_QUEUE, timeout=WAIT)
+    assert back is not None
+    assert (back.exchange, back.routing_key) == (c.COMMANDS_EXCHANGE, original)
+    assert not {c.ROUTING_KEY_HEADER, "x-death", c.ERROR_HEADER} & set(back.headers)
+    await back.ack()
 
 
 async def test_cli_purge_without_yes_is_refused_in_one_line() -> None:
