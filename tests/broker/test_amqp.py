@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from leadgen import constants as c
 from leadgen.broker.amqp import AmqpBroker
 from leadgen.broker.base import Delivery, Outbound
-from leadgen.errors import BrokerUnavailable
+from leadgen.errors import BrokerUnavailable, UnroutableMessage
 from leadgen.topology import EXCHANGES, QUEUES
 from tests.broker.support import republished
 from tests.services import free_port, management
@@ -163,7 +163,8 @@ async def test_consumer_heals_after_the_connection_is_killed(amqp_url: str) -> N
 
 async def test_lost_connection_is_one_warning_and_its_recovery_one_info(amqp_url: str) -> None:
     """A connection the server drops is logged once as broker_connection_lost (warning, with
-    the reason) and once as broker_reconnected when it is back; close() logs neither."""
+    the reason) and once as broker_reconnected when it is back, unroutable publishes still
+    raise, and close() logs neither."""
     name = f"leadgen-test-{uuid.uuid4().hex[:8]}"
     broker = AmqpBroker(amqp_url, connection_name=name)
     await broker.connect()
@@ -179,6 +180,9 @@ async def test_lost_connection_is_one_warning_and_its_recovery_one_info(amqp_url
                 if any(entry["event"] == "broker_reconnected" for entry in logs):
                     break
                 await asyncio.sleep(0.05)
+            # The reopened publishing channel still turns a returned message into an error.
+            with pytest.raises(UnroutableMessage):
+                await broker.publish(c.INTERNAL_EXCHANGE, "phase.nowhere", message("lost"))
         finally:
             await broker.close()
 
