@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from leadgen.cli_ops import add_parsers
 from leadgen.constants import FEATURES
 from leadgen.errors import BrokerUnavailable, LeadgenError, StoreUnavailable
-from leadgen.log import configure_logging
+from leadgen.log import configure_logging, log
 from leadgen.settings import Settings
 
 SETTING_OPTIONS = (
@@ -156,6 +156,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the parsed command; its exit code, any error told in one line on stderr."""
     from leadgen.cli_commands import run_command
 
+    # A worker logging JSON keeps every line JSON, its last words too.
+    as_log = args.command == "worker" and settings.log_format == "json"
+
+    def _fail(message: str) -> int:
+        if as_log:
+            log.error("worker_failed", reason=message)
+        else:
+            print(f"leadgen: error: {message}", file=sys.stderr)
+        return 1
+
     try:
         return asyncio.run(run_command(args, settings))
     except StoreUnavailable as exc:
@@ -164,7 +174,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"RabbitMQ at {_redacted(settings.amqp_url)}: {_short(exc)}")
     except (LeadgenError, ValidationError, ValueError) as exc:
         message = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
-        print(f"leadgen: error: {message}", file=sys.stderr)
+        _fail(message)
         return 2 if isinstance(exc, ValidationError | ValueError) else 1
     except KeyboardInterrupt:
         # Ctrl-C is the user's own doing: exit as shells expect, without a traceback.
@@ -181,11 +191,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(
             f"unexpected {type(exc).__name__}: {_short(exc)} (--log-level debug shows where)"
         )
-
-
-def _fail(message: str) -> int:
-    print(f"leadgen: error: {message}", file=sys.stderr)
-    return 1
 
 
 def _short(exc: Exception) -> str:

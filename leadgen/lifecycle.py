@@ -4,6 +4,7 @@ Each operation is idempotent: a command delivered twice has one effect (invarian
 delivery is a redelivery of a command that was already applied, the follow-up messages are
 sent again, since the earlier delivery may have stopped between its write and its publish."""
 
+import hashlib
 import uuid
 
 from leadgen import constants as c
@@ -109,10 +110,10 @@ async def resume_job(
     Invariant 1: only this (or cancel) moves a job out of the pause. The update is guarded by
     the pause and the paused run, so two resumes cannot both relaunch it. A resume is
     recognised as applied by its message id, or, without one, by the paused run it resumed:
-    ``replay`` (a redelivery or a retried copy) finding the job running on from a resume is
+    ``replay`` (a redelivery or a retried copy) finding the job resumed and not paused again is
     that resume again, and only publishes what it stored (invariant 6)."""
     applied = message_id is not None and message_id in job.command_ids
-    rerun = replay and job.resumed_from is not None and job.status == "running"
+    rerun = replay and job.resumed_from is not None and job.status != "paused_for_upgrade"
     if applied or rerun:
         log.info("resume_already_applied", job_id=job.id)
         if replay:
@@ -227,6 +228,8 @@ async def _refuse_resume(
 
 
 def _refusal(job: Job, reason: str, block: object, correlation_id: str | None) -> OutboxEntry:
+    """The refusal event; one id per run and command, so a re-sent refusal is a duplicate."""
+    command = hashlib.sha256((correlation_id or new_id()).encode()).hexdigest()[:16]
     return event(
         make_event(
             JobResumeRefused,
@@ -235,7 +238,7 @@ def _refusal(job: Job, reason: str, block: object, correlation_id: str | None) -
             billing_block=block,
             correlation_id=correlation_id or job.correlation_id,
         ),
-        message_id=new_id(),
+        message_id=f"{job.workflow_id}:event:resume_refused:{command}",
     )
 
 

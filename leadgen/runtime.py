@@ -125,8 +125,16 @@ class Runner:
             return "requeued"
 
     async def _handled(self, actor: Actor[Any], message: Any, delivery: Delivery) -> Outcome:
+        tries = 0
+
+        async def handle() -> None:
+            nonlocal tries
+            tries += 1
+            # A try after an outage may find what the earlier try stored: it is a replay.
+            await actor.handle(message, delivery if tries == 1 else Replayed(delivery))
+
         try:
-            await self._outlasting_outages(actor.handle, message, delivery)
+            await self._outlasting_outages(handle)
         except Superseded as exc:
             log.info("message_superseded", reason=str(exc))
         except TRANSIENT:
@@ -193,6 +201,21 @@ class Runner:
             _copy(delivery, {c.ERROR_HEADER: reason, c.QUEUE_HEADER: queue}),
         )
         await delivery.ack()
+
+
+class Replayed:
+    """A delivery handled again in place after an outage: seen as redelivered, since the
+    earlier try may have stored its effects. Settling stays with the runner."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self._delivery = delivery
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._delivery, name)
+
+    @property
+    def redelivered(self) -> bool:
+        return True
 
 
 def _log_outage(state: RetryCallState) -> None:

@@ -28,7 +28,7 @@ from leadgen.backends import amqp_broker, mongo_store
 from leadgen.broker.base import Broker
 from leadgen.errors import BrokerUnavailable
 from leadgen.health import HealthServer
-from leadgen.log import log
+from leadgen.log import install_loop_exception_handler, log
 from leadgen.maintenance import Maintenance
 from leadgen.providers import auditor as make_auditor
 from leadgen.providers import lead_source as make_lead_source
@@ -163,6 +163,7 @@ async def run_worker(settings: Settings, *, grace: float = 30.0, host: str = "0.
     """Run a worker on RabbitMQ and MongoDB until SIGINT or SIGTERM; 0 on a clean stop.
 
     Serves the HTTP endpoints on ``host`` and ``settings.http_port`` unless that is 0."""
+    install_loop_exception_handler(asyncio.get_running_loop())
     store, broker = mongo_store(settings), amqp_broker(settings, "worker")
     worker = Worker(settings, store=store, broker=broker)
     shutdown = Shutdown()

@@ -10,6 +10,7 @@ from leadgen import constants as c
 from leadgen.messages.tasks import WorkflowCompleted
 from leadgen.metrics import Metrics
 from leadgen.providers.offline import OfflineAuditor
+from leadgen.publisher import completed
 from leadgen.store.models import Lead
 from tests.e2e_fixtures import Backends
 from tests.harness import Harness, running
@@ -69,9 +70,11 @@ async def test_pause_resume_and_completion(backends: Backends) -> None:
         await reach(harness, "leadgen_jobs_finished_total", 1, status="completed")
 
         # The completion of the paused run, delivered once more: stale now.
-        await harness.worker.services.publisher.completed(
-            WorkflowCompleted(job_id="job-m", workflow_id=first.workflow_id, result="success"),
-            None,
+        await harness.worker.services.publisher.send(
+            completed(
+                WorkflowCompleted(job_id="job-m", workflow_id=first.workflow_id, result="success"),
+                None,
+            )
         )
         await reach(harness, "leadgen_completions_skipped_total", 1, reason="stale")
         at_end = followed(m)

@@ -30,6 +30,7 @@ Unreadable Dental,http://bare.example/,"Austin, TX",Dentist,,five stars,
 BROKEN = ErrorEnvelope(
     name="WebsiteHTTPError",
     message="http://broken.example/ answered HTTP 500 Internal Server Error",
+    code="error",
 )
 
 
@@ -151,6 +152,8 @@ async def test_a_missing_lead_file_fails_the_job_with_a_clear_error(
         await harness.start(CUSTOMER, "job-nofile")
         job = await harness.job_until("job-nofile", lambda job: job.status == "failed")
     assert job.error == ErrorEnvelope(
-        name="LeadFileError", message=f"cannot read {missing}: No such file or directory"
+        name="LeadFileError",
+        message=f"cannot read {missing}: No such file or directory",
+        code="error",
     )
     assert job.phase("source").status == "failed"

@@ -30,7 +30,9 @@ async def test_update_adds_outbox_entries_in_the_same_write(store: Store) -> Non
 async def test_refused_update_stores_no_entry(store: Store) -> None:
     """An update the guard refuses stores none of its entries."""
     await store.insert_job(make_job())
-    assert await store.update_job("job-1", Guard(workflow_id="w9"), {}, outbox=[entry("m1")]) is None
+    assert (
+        await store.update_job("job-1", Guard(workflow_id="w9"), {}, outbox=[entry("m1")]) is None
+    )
     job = await store.get_job("job-1")
     assert job is not None and job.outbox == {} and job.outbox_since is None
 
