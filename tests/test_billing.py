@@ -29,6 +29,11 @@ BillingErrorLookalike.__name__ = "BillingError"
         {"name": "BillingError"},
         {"message": MESSAGE},
         {"name": "Error", "message": f"activity failed: {MESSAGE}"},
+        ErrorEnvelope(name="Error", message=f"Uncaught BillingError: {MESSAGE}"),
+        {"name": "Error", "message": f"Uncaught BillingError: {MESSAGE}", "code": None},
+        ErrorEnvelope(name="BillingError", message=MESSAGE, code="billing_pause"),
+        ErrorEnvelope(name="Anything", message="", code="billing_pause"),
+        {"name": "Error", "message": "", "code": "billing_pause"},
         MESSAGE,
         "Workflow paused for billing",
     ],
@@ -60,6 +65,10 @@ def test_accepts_every_form(err: object) -> None:
         "Workflow paused for bill",
         "BillingError",
         b"Workflow paused for billing",
+        # leadgen's own envelopes carry their code: a failure quoting the marker is a failure.
+        ErrorEnvelope(name="ProviderError", message=f"upstream said: {MESSAGE}", code="error"),
+        ErrorEnvelope(name="BillingError", message=MESSAGE, code="error"),
+        {"name": "Error", "message": MESSAGE, "code": "error"},
     ],
     ids=repr,
 )
@@ -75,3 +84,10 @@ def test_envelope_of_billing_error_keeps_name_and_message() -> None:
     assert (rebuilt.name, rebuilt.message) == ("BillingError", MESSAGE)
     assert is_billing_pause_error(rebuilt)
     assert is_billing_pause_error(rebuilt.model_dump())
+
+
+def test_envelope_code_comes_from_the_exception_type() -> None:
+    """leadgen's envelopes say what they are from the type raised, not from their text."""
+    echoed = ErrorEnvelope.from_exception(RuntimeError(f"provider echoed: {MESSAGE}"))
+    assert echoed.code == "error" and not is_billing_pause_error(echoed)
+    assert ErrorEnvelope.from_exception(BillingError("short")).code == "billing_pause"

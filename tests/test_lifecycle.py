@@ -148,3 +148,28 @@ async def test_failed_phase_fails_job(backends: Backends) -> None:
     }
     assert {b["correlation_id"] for b in bodies} == {"corr-start-x"}
     assert balances == {c.LEAD_DISCOVERY: 1}  # nothing charged for leads never found
+
+
+class EchoingSource:
+    """A lead source whose upstream echoes the pause marker back in its error text."""
+
+    name = "echoing"
+
+    async def find(self, query: str, location: str | None, limit: int) -> list[RawLead]:
+        raise ProviderError("upstream said: Workflow paused for billing (not ours)")
+
+
+async def test_failure_quoting_the_pause_marker_fails_the_job() -> None:
+    """A provider failure whose text quotes "Workflow paused for billing" fails the job; it
+    is not taken for a pause, so no resume can loop on an invented billing block."""
+    from leadgen.broker.memory import MemoryBroker
+    from leadgen.store.memory import MemoryStore
+
+    broker = MemoryBroker()
+    async with running(MemoryStore(), broker, broker, lead_source=EchoingSource()) as harness:
+        await harness.grant(CUSTOMER, c.LEAD_DISCOVERY, 1)
+        await harness.start(CUSTOMER, "job-e")
+        job = await harness.job_until("job-e", lambda job: job.workflow_status == "failed")
+    assert job.status == "failed" and job.billing_block is None
+    assert job.error is not None and job.error.name == "ProviderError"
+    assert job.phase(c.SOURCE).status == "failed"

@@ -5,21 +5,18 @@ unique indexes; there are no multi-document transactions, so it runs on a standa
 as well as on a replica set (architecture.md, "MongoDB usage"). PyMongo's connection errors
 are translated into ``StoreUnavailable`` here and never reach the actors."""
 
-import functools
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from leadgen.errors import StoreUnavailable
 from leadgen.store.base import Guard
 from leadgen.store.fields import (
-    LEAD_RESERVED,
-    audit_field,
     check_fields,
     check_key,
     job_reserved,
@@ -35,29 +32,12 @@ from leadgen.store.models import (
     utcnow,
 )
 from leadgen.store.mongo_credits import Doc, MongoCredits
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from leadgen.store.mongo_errors import translated
+from leadgen.store.mongo_leads import MongoLeads
+from leadgen.store.mongo_queries import job_filter, outbox_fields
 
 DUPLICATE_KEY = 11000
 AFTER = ReturnDocument.AFTER
-
-
-def _edge(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """Raise ``StoreUnavailable`` instead of PyMongo's connection and timeout errors."""
-
-    @functools.wraps(method)
-    async def translated(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await method(*args, **kwargs)
-        except ConnectionFailure as e:  # also NetworkTimeout, AutoReconnect, server selection
-            raise StoreUnavailable(str(e)) from None
-        except PyMongoError as e:
-            if e.timeout:  # the client-side operation timeout: a frozen or overloaded server
-                raise StoreUnavailable(f"timed out: {e}") from None
-            raise
-
-    return translated
 
 
 class MongoStore:
@@ -104,7 +84,7 @@ class MongoStore:
     def _ledger(self) -> AsyncCollection[Doc]:
         return self._collection("credit_ledger")
 
-    @_edge
+    @translated
     async def open(self) -> None:
         """Connect and create indexes (idempotently)."""
         if self._client is None:
@@ -139,13 +119,13 @@ class MongoStore:
             return False
         return True
 
-    @_edge
+    @translated
     async def drop(self) -> None:
         """Drop the whole database."""
         await self._database().client.drop_database(self._name)
 
     # -- jobs ---------------------------------------------------------------------------
-    @_edge
+    @translated
     async def insert_job(self, job: Job) -> bool:
         """Insert ``job``; False (and nothing changes) when its ``_id`` already exists."""
         try:
@@ -154,13 +134,13 @@ class MongoStore:
             return False
         return True
 
-    @_edge
+    @translated
     async def get_job(self, job_id: str) -> Job | None:
         """The job, or None."""
         doc = await self._jobs.find_one({"_id": job_id})
         return None if doc is None else Job.model_validate(doc)
 
-    @_edge
+    @translated
     async def update_job(
         self,
         job_id: str,
@@ -175,17 +155,17 @@ class MongoStore:
         check_fields(fields, job_reserved(add_commands=add_commands))
         now = utcnow()
         update: Doc = {
-            "$set": {**fields, **_outbox_fields(outbox, now), "updated_at": now},
+            "$set": {**fields, **outbox_fields(outbox, now), "updated_at": now},
             "$inc": {"version": 1, "runs": 1} if inc_runs else {"version": 1},
         }
         if add_commands:
             update["$push"] = {"command_ids": {"$each": list(add_commands)}}
         doc = await self._jobs.find_one_and_update(
-            _job_filter(job_id, guard), update, return_document=AFTER
+            job_filter(job_id, guard), update, return_document=AFTER
         )
         return None if doc is None else Job.model_validate(doc)
 
-    @_edge
+    @translated
     async def clear_outbox(
         self, job_id: str, ids: Sequence[str], *, version: int | None = None
     ) -> None:
@@ -203,7 +183,7 @@ class MongoStore:
                 {"_id": job_id}, {"$unset": {f"outbox.{check_key(i)}": "" for i in ids}}
             )
 
-    @_edge
+    @translated
     async def account_audit(
         self, job_id: str, lead_id: str, result: AuditResult, outbox: Sequence[OutboxEntry]
     ) -> Job | None:
@@ -214,14 +194,14 @@ class MongoStore:
         doc = await self._jobs.find_one_and_update(
             {"_id": job_id, field: {"$exists": False}},
             {
-                "$set": {field: result, **_outbox_fields(outbox, now), "updated_at": now},
+                "$set": {field: result, **outbox_fields(outbox, now), "updated_at": now},
                 "$inc": {counted: 1, "audits_pending": -1, "version": 1},
             },
             return_document=AFTER,
         )
         return None if doc is None else Job.model_validate(doc)
 
-    @_edge
+    @translated
     async def unsent_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
         """Jobs whose latest outbox entry was added before ``before``, oldest first."""
         cursor = self._jobs.find(
@@ -229,7 +209,7 @@ class MongoStore:
         )
         return [Job.model_validate(doc) async for doc in cursor]
 
-    @_edge
+    @translated
     async def stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
         """Running jobs not updated since ``before``, least recently updated first."""
         cursor = self._jobs.find(
@@ -239,7 +219,7 @@ class MongoStore:
         )
         return [Job.model_validate(doc) async for doc in cursor]
 
-    @_edge
+    @translated
     async def paused_jobs(self, customer_id: str, feature_id: str) -> list[Job]:
         """The customer's jobs paused for lack of credits of ``feature_id``, oldest first."""
         query = {
@@ -250,86 +230,37 @@ class MongoStore:
         cursor = self._jobs.find(query, sort=[("created_at", 1), ("_id", 1)])
         return [Job.model_validate(doc) async for doc in cursor]
 
-    # -- leads --------------------------------------------------------------------------
-    @_edge
+    # -- leads (store/mongo_leads.py) ---------------------------------------------------
+    @property
+    def _lead_book(self) -> MongoLeads:
+        return MongoLeads(self._leads)
+
+    @translated
     async def add_leads(self, leads: Sequence[Lead]) -> None:
         """Insert leads that are not stored yet (by ``job_id`` and ``lead_id``); keep the rest."""
-        if not leads:
-            return
-        ops = [
-            UpdateOne(
-                {"job_id": lead.job_id, "lead_id": lead.lead_id},
-                {"$setOnInsert": lead.model_dump(exclude={"job_id", "lead_id"})},
-                upsert=True,
-            )
-            for lead in leads
-        ]
-        try:
-            await self._leads.bulk_write(ops, ordered=False)
-        except BulkWriteError as e:
-            # Concurrent upserts of one lead: the loser hits the unique index, the lead is stored.
-            errors = e.details.get("writeErrors", [])
-            if e.details.get("writeConcernErrors") or any(
-                err.get("code") != DUPLICATE_KEY for err in errors
-            ):
-                raise
+        await self._lead_book.add_leads(leads)
 
-    @_edge
+    @translated
     async def leads(self, job_id: str, *, include_duplicates: bool = False) -> list[Lead]:
         """The job's leads ordered by ``source_rank`` then ``lead_id``."""
-        query: Doc = {"job_id": job_id}
-        if not include_duplicates:
-            query["duplicate_of"] = None
-        cursor = self._leads.find(query, {"_id": False}, sort=[("source_rank", 1), ("lead_id", 1)])
-        return [Lead.model_validate(doc) async for doc in cursor]
+        return await self._lead_book.leads(job_id, include_duplicates=include_duplicates)
 
-    @_edge
+    @translated
     async def get_lead(self, job_id: str, lead_id: str) -> Lead | None:
         """One lead of a job (duplicates included), or None."""
-        doc = await self._leads.find_one({"job_id": job_id, "lead_id": lead_id}, {"_id": False})
-        return None if doc is None else Lead.model_validate(doc)
+        return await self._lead_book.get_lead(job_id, lead_id)
 
-    @_edge
+    @translated
     async def lead_totals(self, job_id: str) -> LeadTotals:
-        """How many non-duplicate leads the job has, queued, with a dossier, failed.
+        """How many non-duplicate leads the job has, queued, with a dossier, failed."""
+        return await self._lead_book.lead_totals(job_id)
 
-        Counted by the server: an audit checks these after every lead, and reading every lead
-        (dossiers included) each time would make a job's audits quadratic in its size."""
-
-        def queued_with(field: str) -> Doc:
-            condition = {"$and": ["$queued", {"$ne": [f"${field}", None]}]}
-            return {"$sum": {"$cond": [condition, 1, 0]}}
-
-        pipeline: list[Doc] = [
-            {"$match": {"job_id": job_id, "duplicate_of": None}},
-            {
-                "$group": {
-                    "_id": None,
-                    "leads": {"$sum": 1},
-                    "queued": {"$sum": {"$cond": ["$queued", 1, 0]}},
-                    "done": queued_with("dossier"),
-                    "failed": queued_with("dossier_error"),
-                }
-            },
-        ]
-        async for doc in await self._leads.aggregate(pipeline):
-            return LeadTotals.model_validate(doc)
-        return LeadTotals()
-
-    @_edge
+    @translated
     async def update_leads(self, job_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
         """Set fields on several leads; a lead that is not stored is left alone."""
-        for fields in changes.values():
-            check_fields(fields, LEAD_RESERVED)
-        ops = [
-            UpdateOne({"job_id": job_id, "lead_id": lead_id}, {"$set": dict(fields)})
-            for lead_id, fields in changes.items()
-            if fields
-        ]
-        if ops:
-            await self._leads.bulk_write(ops)
+        await self._lead_book.update_leads(job_id, changes)
 
-    @_edge
+    @translated
     async def record_audit(
         self,
         job_id: str,
@@ -339,12 +270,7 @@ class MongoStore:
         error: Mapping[str, Any] | None = None,
     ) -> bool:
         """Store the dossier or the error of a lead that has neither yet; False otherwise."""
-        field, value = audit_field(dossier, error)
-        result = await self._leads.update_one(
-            {"job_id": job_id, "lead_id": lead_id, "dossier": None, "dossier_error": None},
-            {"$set": {field: value}},
-        )
-        return result.modified_count == 1
+        return await self._lead_book.record_audit(job_id, lead_id, dossier=dossier, error=error)
 
     # -- credits ------------------------------------------------------------------------
     @property
@@ -354,7 +280,7 @@ class MongoStore:
             raise StoreUnavailable("MongoStore is not open")
         return self._book
 
-    @_edge
+    @translated
     async def move_credits(
         self,
         customer_id: str,
@@ -370,39 +296,17 @@ class MongoStore:
             customer_id, feature_id, delta, key, job_id=job_id, lead_id=lead_id
         )
 
-    @_edge
+    @translated
     async def balances(self, customer_id: str) -> dict[str, int]:
         """The customer's balances by feature; empty for an unknown customer."""
         return await self.credit_book.balances(customer_id)
 
-    @_edge
+    @translated
     async def has_movement(self, key: str) -> bool:
         """True when a movement with ``key`` was applied, even if not recorded yet."""
         return await self.credit_book.has_movement(key)
 
-    @_edge
+    @translated
     async def ledger(self, job_id: str) -> list[LedgerEntry]:
         """Every credit movement recorded for a job, oldest first."""
         return await self.credit_book.ledger(job_id)
-
-
-def _outbox_fields(outbox: Sequence[OutboxEntry], now: datetime) -> Doc:
-    """The ``$set`` fields that add ``outbox`` entries to a job, each at its own key."""
-    if not outbox:
-        return {}
-    entries = {f"outbox.{check_key(e.id)}": e.model_dump() for e in outbox}
-    return {**entries, "outbox_since": now}
-
-
-def _job_filter(job_id: str, guard: Guard) -> Doc:
-    """The filter that matches job ``job_id`` only while ``guard`` admits it."""
-    statuses, command = guard.statuses, guard.without_command
-    conditions = {
-        "workflow_id": guard.workflow_id,
-        "status": None if statuses is None else {"$in": list(statuses)},
-        "version": guard.version,
-        "run_ended": guard.run_ended,
-        "customer_id": guard.customer_id,
-        "command_ids": None if command is None else {"$ne": command},
-    }
-    return {"_id": job_id, **{k: v for k, v in conditions.items() if v is not None}}

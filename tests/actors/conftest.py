@@ -32,13 +32,20 @@ class Rig:
     async def deliver(
         self, actor_type: type[Actor[Any]], message: Any, *, redelivered: bool = False
     ) -> None:
-        """Hand ``message`` to a fresh actor of ``actor_type`` as a real delivery, then ack."""
+        """Hand ``message`` to a fresh actor of ``actor_type`` as a real delivery, then ack.
+
+        ``redelivered``: the broker hands it out once, takes it back, and delivers it again,
+        so the handler sees the flag exactly as after a crash."""
         actor = actor_type(self.services)
         await self.broker.publish(
             "", actor.queue, Outbound(body=encode(message), type=message.type, message_id="m1")
         )
         delivery = await self.broker.get(actor.queue, timeout=1)
         assert delivery is not None
+        if redelivered:
+            await delivery.requeue()
+            delivery = await self.broker.get(actor.queue, timeout=1)
+            assert delivery is not None and delivery.redelivered
         await actor.handle(actor.decode(delivery), delivery)
         await delivery.ack()
 

@@ -3,6 +3,7 @@
 Every guard test has a positive twin showing the same path does act on a running job, so
 that a guard test cannot pass merely because the path does nothing at all."""
 
+import pytest
 from structlog.testing import capture_logs
 
 from leadgen import constants as c
@@ -153,6 +154,28 @@ async def test_supervisor_billing_envelope_with_message_only(rig: Rig) -> None:
     await assert_halted_for_billing(rig, logs)
 
 
+async def test_supervisor_fails_job_on_a_leadgen_failure_quoting_the_marker(rig: Rig) -> None:
+    """A failure leadgen made (it has a code) whose text quotes the pause marker fails the job
+    instead of pausing it with an invented block."""
+    text = "upstream answered: Workflow paused for billing: dossier_research needs 1 credit(s)"
+    logs = await billing_outcome(rig, ErrorEnvelope.failure("ProviderError", text))
+    assert not logged(logs, "billing_pause_detected")
+    assert [m["result"] for m in rig.sent(c.COMPLETION_KEY)] == ["failed"]
+    job = await rig.store.get_job("job-1")
+    assert job is not None and job.billing_block is None and job.error is not None
+
+
+async def test_foreign_pause_without_block_reads_the_real_balance(rig: Rig) -> None:
+    """A codeless pause from another runtime pauses the job with the balance the store holds."""
+    await rig.store.move_credits("acme", c.DOSSIER_RESEARCH, 2, "grant:x")
+    text = "Uncaught BillingError: Workflow paused for billing (from the audit service)"
+    logs = await billing_outcome(rig, ErrorEnvelope(name="Error", message=text))
+    await assert_halted_for_billing(rig, logs)
+    job = await rig.store.get_job("job-1")
+    assert job is not None and job.billing_block is not None
+    assert (job.billing_block.available, job.billing_block.required) == (2, 3)
+
+
 async def test_supervisor_fails_job_on_other_error(rig: Rig) -> None:
     """Positive twin: any other error fails the run, and its completion says so."""
     logs = await billing_outcome(rig, ErrorEnvelope(name="Error", message="boom"))
@@ -171,6 +194,48 @@ async def test_supervisor_never_dispatches_finalize_for_paused_job(rig: Rig) -> 
     )
     assert rig.sent(c.phase_key(c.FINALIZE)) == []
     assert same_state(job, await rig.store.get_job(job.id))
+
+
+async def test_redelivered_success_of_a_job_paused_meanwhile_does_not_reach_finalize(
+    rig: Rig,
+) -> None:
+    """A generate_dossier success outcome redelivered after the job paused dispatches nothing:
+    the supervisor's own layer of invariant 2, whatever the delivery flags say."""
+    job = job_at(c.GENERATE_DOSSIER, status="paused_for_upgrade", phase_status="paused")
+    await rig.store.insert_job(job)
+    outcome = PhaseOutcome(job_id=job.id, workflow_id=job.workflow_id, phase=c.GENERATE_DOSSIER)
+    await rig.deliver(Supervisor, outcome)
+    await rig.deliver(Supervisor, outcome, redelivered=True)
+    assert rig.sent(c.phase_key(c.FINALIZE)) == []
+    assert same_state(job, await rig.store.get_job(job.id))
+
+
+async def test_redelivered_outcome_publishes_what_its_first_delivery_stored(rig: Rig) -> None:
+    """Positive twin: a redelivered outcome whose transition was stored (and not published)
+    dispatches the next phase from the job's outbox, once."""
+    job = job_at(c.GENERATE_DOSSIER)
+    await rig.store.insert_job(job)
+    outcome = PhaseOutcome(job_id=job.id, workflow_id=job.workflow_id, phase=c.GENERATE_DOSSIER)
+    rig.services.publisher.send = _stopped  # type: ignore[method-assign]
+    with pytest.raises(Stopped):
+        await rig.deliver(Supervisor, outcome)
+    assert rig.sent(c.phase_key(c.FINALIZE)) == []
+    del rig.services.publisher.send
+    await rig.deliver(Supervisor, outcome)  # a duplicate: nothing to do, nothing to recover
+    assert rig.sent(c.phase_key(c.FINALIZE)) == []
+    await rig.deliver(Supervisor, outcome, redelivered=True)
+    assert [m["phase"] for m in rig.sent(c.phase_key(c.FINALIZE))] == [c.FINALIZE]
+    after = await rig.store.get_job(job.id)
+    assert after is not None and after.outbox == {}
+
+
+class Stopped(Exception):
+    """The worker stopped here."""
+
+
+async def _stopped(*entries: object) -> None:
+    """A publish that never happens: the worker stops before it."""
+    raise Stopped
 
 
 async def test_supervisor_dispatches_finalize_for_running_job(rig: Rig) -> None:

@@ -1,0 +1,34 @@
+"""Job updates in MongoDB's language: the filter a ``Guard`` becomes, and the ``$set`` fields
+that add outbox entries, each under its own key so concurrent writers never overwrite them."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from leadgen.store.base import Guard
+from leadgen.store.fields import check_key
+from leadgen.store.models import OutboxEntry
+
+Doc = dict[str, Any]
+
+
+def outbox_fields(outbox: Sequence[OutboxEntry], now: datetime) -> Doc:
+    """The ``$set`` fields that add ``outbox`` entries to a job, each at its own key."""
+    if not outbox:
+        return {}
+    entries = {f"outbox.{check_key(e.id)}": e.model_dump() for e in outbox}
+    return {**entries, "outbox_since": now}
+
+
+def job_filter(job_id: str, guard: Guard) -> Doc:
+    """The filter that matches job ``job_id`` only while ``guard`` admits it."""
+    statuses, command = guard.statuses, guard.without_command
+    conditions = {
+        "workflow_id": guard.workflow_id,
+        "status": None if statuses is None else {"$in": list(statuses)},
+        "version": guard.version,
+        "run_ended": guard.run_ended,
+        "customer_id": guard.customer_id,
+        "command_ids": None if command is None else {"$ne": command},
+    }
+    return {"_id": job_id, **{k: v for k, v in conditions.items() if v is not None}}
