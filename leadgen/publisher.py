@@ -51,50 +51,41 @@ def entry(
     )
 
 
+def internal(
+    routing_key: str, message: BaseModel, name: str, correlation_id: str | None
+) -> OutboxEntry:
+    """A message for another actor, with the id ``name`` (fixed by what it is about)."""
+    return entry(
+        c.INTERNAL_EXCHANGE, routing_key, message, message_id=name, correlation_id=correlation_id
+    )
+
+
+def _attempt(attempt: int) -> str:
+    return f":r{attempt}" if attempt else ""
+
+
 def phase_task(task: PhaseTask, correlation_id: str | None, attempt: int = 0) -> OutboxEntry:
     """Ask the actor of ``task.phase`` to run it; ``attempt`` > 0 for a re-drive."""
-    suffix = f":r{attempt}" if attempt else ""
-    return entry(
-        c.INTERNAL_EXCHANGE,
-        c.phase_key(task.phase),
-        task,
-        message_id=f"{task.workflow_id}:task:{task.phase}{suffix}",
-        correlation_id=correlation_id,
-    )
+    name = f"{task.workflow_id}:task:{task.phase}{_attempt(attempt)}"
+    return internal(c.phase_key(task.phase), task, name, correlation_id)
 
 
 def audit_task(task: AuditTask, correlation_id: str | None, attempt: int = 0) -> OutboxEntry:
     """Ask for the audit of one lead; ``attempt`` > 0 for a re-drive."""
-    suffix = f":r{attempt}" if attempt else ""
-    return entry(
-        c.INTERNAL_EXCHANGE,
-        c.AUDIT_KEY,
-        task,
-        message_id=f"{task.workflow_id}:audit:{task.lead_id}{suffix}",
-        correlation_id=correlation_id,
-    )
+    name = f"{task.workflow_id}:audit:{task.lead_id}{_attempt(attempt)}"
+    return internal(c.AUDIT_KEY, task, name, correlation_id)
 
 
 def outcome(message: PhaseOutcome, correlation_id: str | None) -> OutboxEntry:
     """Report a phase outcome to the supervisor."""
-    return entry(
-        c.INTERNAL_EXCHANGE,
-        c.SUPERVISOR_KEY,
-        message,
-        message_id=f"{message.workflow_id}:outcome:{message.phase}:{message.status}",
-        correlation_id=correlation_id,
-    )
+    name = f"{message.workflow_id}:outcome:{message.phase}:{message.status}"
+    return internal(c.SUPERVISOR_KEY, message, name, correlation_id)
 
 
 def completed(message: WorkflowCompleted, correlation_id: str | None) -> OutboxEntry:
     """Tell the completion actor that a run ended: one id per run and result."""
-    return entry(
-        c.INTERNAL_EXCHANGE,
-        c.COMPLETION_KEY,
-        message,
-        message_id=f"{message.workflow_id}:completed:{message.result}",
-        correlation_id=correlation_id,
-    )
+    name = f"{message.workflow_id}:completed:{message.result}"
+    return internal(c.COMPLETION_KEY, message, name, correlation_id)
 
 
 def event(message: JobEvent, message_id: str | None = None) -> OutboxEntry:
