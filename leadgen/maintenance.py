@@ -27,6 +27,8 @@ from leadgen.store.models import Job, OutboxEntry, utcnow
 
 # How many jobs one pass looks at; the next pass takes the rest.
 BATCH = 100
+# How long stop() waits for a pass it cancelled.
+STOP_TIMEOUT = 2.0
 
 
 class Maintenance:
@@ -47,15 +49,21 @@ class Maintenance:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop after the pass under way, if any, is cancelled."""
+        """Cancel the passes and wait for them a bounded time: a store call that swallows its
+        cancellation must not keep the worker from stopping."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is None:
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+        if not done:
+            log.warning("maintenance_stop_timed_out", seconds=STOP_TIMEOUT)
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _run(self) -> None:
-        while True:
+        while self._task is not None:
             await asyncio.sleep(self.interval)
             try:
                 await self.relay()
