@@ -138,6 +138,9 @@ class AuditActor(Actor[AuditTask]):
         store = self.services.store
         if not await store.has_movement(charge_key(job.id, lead.lead_id)):
             return
+        # The charge again first: it finishes a charge an earlier delivery left half-recorded
+        # (moved but not in the ledger), so the ledger holds both sides (invariant 5).
+        await self._charge(job, lead, paid=True)
         refund = await store.move_credits(
             job.customer_id,
             c.DOSSIER_RESEARCH,
