@@ -11,7 +11,6 @@ There is no leader: every worker runs both, and the store's guards decide who ac
   or the run's completion), and the job is logged ``job_redriven``."""
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 from leadgen import constants as c
@@ -58,9 +57,6 @@ class Maintenance:
         done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
         if not done:
             log.warning("maintenance_stop_timed_out", seconds=STOP_TIMEOUT)
-            return
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
     async def _run(self) -> None:
         while self._task is not None:
