@@ -52,7 +52,8 @@ class MongoStore:
         operation_timeout_ms: int = 10_000,
     ) -> None:
         """Every operation is bounded by ``operation_timeout_ms`` (PyMongo's ``timeoutMS``),
-        so a frozen server is an outage (``StoreUnavailable``), never a hang."""
+        so a frozen server is an outage (``StoreUnavailable``), never a hang. PyMongo lets it
+        bound finding a server as well, in place of ``server_selection_timeout_ms``."""
         self._url = url
         self._name = database
         self._timeout_ms = server_selection_timeout_ms

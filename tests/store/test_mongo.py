@@ -168,7 +168,10 @@ async def test_a_call_recording_anothers_movement_does_not_move_twice(
 async def test_unreachable_server_raises_store_unavailable() -> None:
     """A store whose server does not answer raises StoreUnavailable, never a PyMongo error."""
     store = MongoStore(
-        f"mongodb://127.0.0.1:{free_port()}", database_name(), server_selection_timeout_ms=200
+        f"mongodb://127.0.0.1:{free_port()}",
+        database_name(),
+        server_selection_timeout_ms=200,
+        operation_timeout_ms=300,  # it bounds finding a server too
     )
     with pytest.raises(StoreUnavailable):
         await store.open()
