@@ -1,6 +1,8 @@
 """What resume, cancel, pause and the end of a run write, and what each refuses, on the
 embedded pair one call at a time (invariants 1, 4 and 6)."""
 
+import json
+
 import pytest
 from structlog.testing import capture_logs
 
@@ -175,7 +177,7 @@ async def test_pause_stores_block_event_and_outcome(rig: Rig) -> None:
     the BillingError outcome with its code."""
     job = job_at(c.GENERATE_DOSSIER)
     await rig.store.insert_job(job)
-    with pytest.raises(PausedForBilling, match="Workflow paused for billing"):
+    with capture_logs() as logs, pytest.raises(PausedForBilling, match="paused for billing"):
         await pause_for_billing(
             rig.services,
             job,
@@ -184,6 +186,22 @@ async def test_pause_stores_block_event_and_outcome(rig: Rig) -> None:
             required=3,
             available=1,
         )
+    [line] = [e for e in logs if e["event"] == "job_paused_for_billing"]
+    assert {k: line[k] for k in ("job_id", "customer_id", "workflow_id", "phase")} == {
+        "job_id": job.id,
+        "customer_id": "acme",
+        "workflow_id": job.workflow_id,
+        "phase": c.GENERATE_DOSSIER,
+    }
+    assert (line["feature_id"], line["required"], line["available"]) == (c.DOSSIER_RESEARCH, 3, 1)
+    paused = rig.services.metrics.value(
+        "leadgen_billing_pauses_total", feature_id=c.DOSSIER_RESEARCH, phase=c.GENERATE_DOSSIER
+    )
+    assert paused == 1
+    [announced] = [json.loads(m.body) for m in rig.broker.messages(rig.events)]
+    assert (
+        announced["status"] == "paused_for_upgrade" and announced["billing_block"]["required"] == 3
+    )
     after = await rig.store.get_job(job.id)
     assert after is not None
     assert (after.status, after.workflow_status) == ("paused_for_upgrade", "paused")
