@@ -135,7 +135,8 @@ async def assert_halted_for_billing(rig: Rig, logs: list[dict[str, object]]) -> 
     assert rig.sent(c.phase_key(c.FINALIZE)) == []
     assert [m["result"] for m in rig.sent(c.COMPLETION_KEY)] == ["success"]
     job = await rig.store.get_job("job-1")
-    assert job is not None and job.status == "paused_for_upgrade"
+    assert job is not None and job.status == "paused_for_upgrade" and job.run_ended
+    assert job.workflow_status == "paused"
     assert job.phase(c.GENERATE_DOSSIER).status == "paused"
     assert job.phase(c.FINALIZE).status == "pending"
     assert job.billing_block is not None and job.billing_block.feature_id == c.DOSSIER_RESEARCH
@@ -181,7 +182,12 @@ async def test_supervisor_fails_job_on_other_error(rig: Rig) -> None:
     logs = await billing_outcome(rig, ErrorEnvelope(name="Error", message="boom"))
     assert not logged(logs, "billing_pause_detected")
     assert rig.sent(c.phase_key(c.FINALIZE)) == []
-    assert [m["result"] for m in rig.sent(c.COMPLETION_KEY)] == ["failed"]
+    [completion] = rig.sent(c.COMPLETION_KEY)
+    assert completion["result"] == "failed" and completion["error"]["message"] == "boom"
+    job = await rig.store.get_job("job-1")
+    assert job is not None and job.run_ended and job.error is not None
+    assert job.phase(c.GENERATE_DOSSIER).status == "failed"
+    assert job.phase(c.GENERATE_DOSSIER).finished_at is not None
 
 
 async def test_supervisor_never_dispatches_finalize_for_paused_job(rig: Rig) -> None:
