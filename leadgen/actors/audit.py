@@ -154,19 +154,24 @@ class AuditActor(Actor[AuditTask]):
 
     async def _still_to_pay(self, job: Job) -> int:
         """How many queued leads still need a credit to finish the phase."""
+        store = self.services.store
         paid = {
             entry.lead_id
-            for entry in await self.services.store.ledger(job.id)
+            for entry in await store.ledger(job.id)
             if entry.feature_id == c.DOSSIER_RESEARCH and entry.delta < 0
         }
-        leads = await self.services.store.leads(job.id)
-        return max(
-            1,
-            sum(
-                ld.queued and ld.lead_id not in job.audits and ld.lead_id not in paid
-                for ld in leads
-            ),
-        )
+        waiting = [
+            lead.lead_id
+            for lead in await store.leads(job.id)
+            if lead.queued and lead.lead_id not in job.audits and lead.lead_id not in paid
+        ]
+        # A charge another audit is making right now may not be in the ledger yet.
+        unpaid = [
+            lead_id
+            for lead_id in waiting
+            if not await store.has_movement(charge_key(job.id, lead_id))
+        ]
+        return max(1, len(unpaid))
 
     async def _account(self, job: Job, message: AuditTask, result: AuditResult) -> None:
         """Account the audit on the job, with the next audit of the plan, and publish it."""
