@@ -15,11 +15,21 @@ from leadgen.lifecycle import cancel_job, resume_job
 from leadgen.messages.commands import CancelJob
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PhaseOutcome, WorkflowCompleted
+from leadgen.store.models import Job
 from tests.actors.conftest import Rig, job_at, same_state
+from tests.actors.test_guards import logged
 
 
-def logged(logs: list[dict[str, object]], event: str) -> bool:
-    return any(entry["event"] == event for entry in logs)
+async def pause_dossiers(rig: Rig, job: Job, *, required: int, available: int) -> None:
+    """Pause ``job`` in generate_dossier for lack of dossier credits."""
+    await pause_for_billing(
+        rig.services,
+        job,
+        phase=c.GENERATE_DOSSIER,
+        feature_id=c.DOSSIER_RESEARCH,
+        required=required,
+        available=available,
+    )
 
 
 async def paused_job(rig: Rig, credits: int) -> None:
@@ -144,14 +154,7 @@ async def test_pause_of_a_superseded_run_raises_superseded(rig: Rig) -> None:
     await rig.store.insert_job(current)
     stale = current.model_copy(update={"workflow_id": "run-1"})
     with pytest.raises(Superseded):
-        await pause_for_billing(
-            rig.services,
-            stale,
-            phase=c.GENERATE_DOSSIER,
-            feature_id=c.DOSSIER_RESEARCH,
-            required=1,
-            available=0,
-        )
+        await pause_dossiers(rig, stale, required=1, available=0)
     assert same_state(current, await rig.store.get_job(current.id))
     assert rig.event_types() == []
 
@@ -161,14 +164,7 @@ async def test_pause_of_an_ended_job_changes_nothing(rig: Rig) -> None:
     job = job_at(c.FINALIZE, status="completed")
     await rig.store.insert_job(job)
     with pytest.raises(Superseded):
-        await pause_for_billing(
-            rig.services,
-            job,
-            phase=c.GENERATE_DOSSIER,
-            feature_id=c.DOSSIER_RESEARCH,
-            required=1,
-            available=0,
-        )
+        await pause_dossiers(rig, job, required=1, available=0)
     assert same_state(job, await rig.store.get_job(job.id))
 
 
@@ -178,14 +174,7 @@ async def test_pause_stores_block_event_and_outcome(rig: Rig) -> None:
     job = job_at(c.GENERATE_DOSSIER)
     await rig.store.insert_job(job)
     with capture_logs() as logs, pytest.raises(PausedForBilling, match="paused for billing"):
-        await pause_for_billing(
-            rig.services,
-            job,
-            phase=c.GENERATE_DOSSIER,
-            feature_id=c.DOSSIER_RESEARCH,
-            required=3,
-            available=1,
-        )
+        await pause_dossiers(rig, job, required=3, available=1)
     [line] = [e for e in logs if e["event"] == "job_paused_for_billing"]
     assert {k: line[k] for k in ("job_id", "customer_id", "workflow_id", "phase")} == {
         "job_id": job.id,

@@ -20,7 +20,7 @@ from leadgen.errors import BrokerUnavailable, StoreUnavailable
 from leadgen.providers.base import Auditor
 from leadgen.settings import Settings
 from leadgen.store.base import Store
-from leadgen.store.models import Job, Lead
+from leadgen.store.models import Job
 from leadgen.worker import Worker
 
 WRITES = (
@@ -174,8 +174,3 @@ class Rig:
         self.events_queue = ""
         if self.worker is not None:
             await self.worker.stop(grace=1)
-
-
-async def leads_of(store: Store, job_id: str) -> list[Lead]:
-    """The job's leads."""
-    return await store.leads(job_id)
