@@ -173,11 +173,7 @@ async def resume_job(
     after, _ = await commit(
         services,
         job,
-        Guard(
-            workflow_id=job.workflow_id,
-            statuses=("paused_for_upgrade",),
-            without_command=keys[0],
-        ),
+        Guard(workflow_id=job.workflow_id, statuses=("paused_for_upgrade",)),
         decide,
     )
     if after is None:
