@@ -72,22 +72,21 @@ class Supervisor(Actor[PhaseOutcome]):
 
     async def _halt_for_billing(self, job: Job, message: PhaseOutcome) -> None:
         log.warning("billing_pause_detected", error=_dump(message.error))
+        paused: list[BillingBlock] = []
+
         # The actor normally stored the pause before reporting it; if it did not (an error
         # from another runtime), pause here with the real balance, in the same write that ends
         # the run, so the completion can never find a running job (invariant 1).
-        block = await self._block_of(job, message) if job.status == "running" else None
-        paused: list[BillingBlock] = []
-
-        def decide(current: Job) -> Change | None:
-            if current.status == "running" and block is not None:
-                paused.append(block)
-                return Change(
-                    {**pause_fields(current, block), "run_ended": True},
-                    outbox=[paused_event(current, block), self._completed(current, "success")],
-                )
-            if current.status == "running":
-                return None  # paused by the actor meanwhile: the read above was stale
-            return Change({"run_ended": True}, outbox=[self._completed(current, "success")])
+        async def decide(current: Job) -> Change:
+            ended = self._completed(current, "success")
+            paused.clear()
+            if current.status != "running":
+                return Change({"run_ended": True}, outbox=[ended])
+            paused.append(await self._block_of(current, message))
+            return Change(
+                {**pause_fields(current, paused[0]), "run_ended": True},
+                outbox=[paused_event(current, paused[0]), ended],
+            )
 
         after, _ = await commit(
             self.services, job, Guard(workflow_id=job.workflow_id, run_ended=False), decide

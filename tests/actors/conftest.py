@@ -1,7 +1,7 @@
 """Actors on the embedded pair, driven one message at a time through real deliveries."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -48,6 +48,19 @@ class Rig:
             assert delivery is not None and delivery.redelivered
         await actor.handle(actor.decode(delivery), delivery)
         await delivery.ack()
+
+    def race(self, interloper: Callable[[], Awaitable[object]]) -> None:
+        """Run ``interloper`` just before the next job write, as a competing worker would
+        between a handler's read and its write."""
+        store = self.store
+        write = store.update_job
+
+        async def update_job(*args: Any, **kwargs: Any) -> Job | None:
+            store.update_job = write  # type: ignore[method-assign]
+            await interloper()
+            return await write(*args, **kwargs)
+
+        store.update_job = update_job  # type: ignore[method-assign]
 
     def sent(self, key: str) -> list[dict[str, Any]]:
         """Bodies published on the internal exchange with routing key ``key``."""
