@@ -16,7 +16,7 @@ from leadgen.errors import PausedForBilling
 from leadgen.lifecycle import resume_job
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PhaseOutcome, WorkflowCompleted
-from leadgen.store.models import Job
+from leadgen.store.models import Counts, Job
 from tests.actors.conftest import Rig, job_at, same_state
 
 BILLING = ErrorEnvelope(name="BillingError", message="")
@@ -281,3 +281,44 @@ async def test_halt_handled_while_a_resume_lands_leaves_the_new_run_alone(rig: R
     assert (after.status, after.runs, after.run_ended) == ("running", 2, False)
     assert after.billing_block is None
     assert rig.sent(c.COMPLETION_KEY) == []
+
+
+# -- completions ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("result", "status", "logged_event", "field", "value"),
+    [
+        ("success", "completed", "job_completed", "counts", {"leads": 4}),
+        ("failed", "failed", "job_failed", "error", {"name": "ProviderError"}),
+        ("canceled", "cancelled", "job_cancelled", "reason", "enough"),
+    ],
+)
+async def test_completion_announces_the_terminal_status(
+    rig: Rig, result: str, status: str, logged_event: str, field: str, value: Any
+) -> None:
+    """The completion writes the terminal status, and its event and log line carry that
+    status and what explains it (counts, error or cancel reason)."""
+    job = job_at(c.FINALIZE).model_copy(
+        update={
+            "counts": Counts(leads=4),
+            "error": ErrorEnvelope.failure("ProviderError", "down"),
+            "cancel_reason": "enough",
+        }
+    )
+    await rig.store.insert_job(job)
+    with capture_logs() as logs:
+        await rig.deliver(
+            CompletionActor,
+            WorkflowCompleted(job_id=job.id, workflow_id=job.workflow_id, result=result),
+        )
+    after = await stored(rig, job)
+    assert (after.status, after.workflow_status) == (status, status)
+    [announced] = events(rig)
+    assert announced["status"] == status
+    [line] = lines(logs, logged_event)
+    if isinstance(value, dict):
+        assert value.items() <= line[field].items()
+        assert value.items() <= announced[field].items()
+    else:
+        assert line[field] == announced[field] == value

@@ -356,6 +356,30 @@ async def test_ledger_lists_a_jobs_movements(store: Store) -> None:
     assert await store.ledger("job-2") == []
 
 
+async def test_customers_balances_never_mix(store: Store) -> None:
+    """Movements of one customer neither read nor report another's balance: a refusal, a
+    repeated key and a fresh customer each answer with the customer's own figures."""
+    await store.move_credits("rich", "dossier_research", 10, "grant-rich")
+    await store.move_credits("poor", "dossier_research", 1, "grant-poor")
+    refused = await store.move_credits("poor", "dossier_research", -2, "charge-poor")
+    assert (refused.applied, refused.already, refused.balance) == (False, False, 1)
+    again = await store.move_credits("poor", "dossier_research", 1, "grant-poor")
+    assert (again.already, again.balance) == (True, 1)
+    fresh = await store.move_credits("new", "dossier_research", 3, "grant-new")
+    assert (fresh.applied, fresh.balance) == (True, 3)
+    assert await store.balances("poor") == {"dossier_research": 1}
+    assert await store.balances("rich") == {"dossier_research": 10}
+
+
+async def test_ledger_order_is_time_not_key(store: Store) -> None:
+    """A job's ledger is in the order the movements happened, whatever their keys."""
+    await store.move_credits("c1", "dossier_research", 5, "grant-1")
+    for key in ("z-first", "m-second", "a-third"):
+        await store.move_credits("c1", "dossier_research", -1, key, job_id="job-1")
+        await asyncio.sleep(0.002)  # distinct timestamps at millisecond precision
+    assert [e.key for e in await store.ledger("job-1")] == ["z-first", "m-second", "a-third"]
+
+
 async def test_unknown_customer_has_no_balances(store: Store) -> None:
     """Balances of a customer never seen are empty, and no movement is known."""
     assert await store.balances("nobody") == {}
