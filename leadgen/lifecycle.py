@@ -63,7 +63,6 @@ async def start_job(
         workflow_id=new_id(),
         request=request,
         correlation_id=correlation_id,
-        command_ids=[message_id] if message_id else [],
         phases=[
             PhaseState(name=name, status="running", started_at=now)
             if name == c.SOURCE

@@ -58,6 +58,7 @@ class CommandsActor(Actor[Command]):
                 message,
                 message_id=delivery.message_id,
                 correlation_id=correlation_id,
+                replay=is_replay(delivery),
             )
         elif isinstance(message, GrantCredits):
             await grant_credits(self.services, message, correlation_id=correlation_id)

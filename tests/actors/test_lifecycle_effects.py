@@ -9,10 +9,11 @@ import pytest
 from structlog.testing import capture_logs
 
 from leadgen import constants as c
+from leadgen.actors.commands import CommandsActor
 from leadgen.billing import pause_for_billing
 from leadgen.errors import PausedForBilling
-from leadgen.lifecycle import cancel_job, grant_credits, resume_job
-from leadgen.messages.commands import CancelJob, GrantCredits
+from leadgen.lifecycle import cancel_job, grant_credits, resume_job, start_job
+from leadgen.messages.commands import CancelJob, GrantCredits, StartJob
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PhaseTask
 from leadgen.publisher import phase_task
@@ -331,3 +332,74 @@ async def test_grant_logs_its_movement_and_resumes_under_its_correlation_id(rig:
     assert after is not None and after.status == "running" and after.correlation_id == "corr-g"
     [resumed] = events(rig)
     assert resumed["correlation_id"] == "corr-g"
+
+
+async def test_start_stores_the_request_and_sends_the_first_task(rig: Rig) -> None:
+    """A start stores the request as given, starts ``source`` now, logs ``job_started`` with
+    the request, and sends ``job.started`` and the source task under its correlation id."""
+    command = StartJob(
+        customer_id="acme", query="dentists", job_id="job-s", location="Austin", max_leads=7
+    )
+    with capture_logs() as logs:
+        job = await start_job(rig.services, command, message_id="m-s", correlation_id="corr-s")
+    stored = await rig.store.get_job("job-s")
+    assert stored is not None and stored.workflow_id == job.workflow_id
+    assert (stored.request.location, stored.request.max_leads) == ("Austin", 7)
+    assert stored.phase(c.SOURCE).status == "running"
+    assert stored.phase(c.SOURCE).started_at is not None
+    [task] = rig.broker.messages(rig.watch[c.phase_key(c.SOURCE)])
+    assert task.correlation_id == "corr-s"
+    assert [e["type"] for e in events(rig)] == ["leadgen.job.started.v1"]
+    [line] = lines(logs, "job_started")
+    assert (line["job_id"], line["customer_id"]) == ("job-s", "acme")
+    assert line["request"]["location"] == "Austin"
+
+
+async def test_start_of_an_existing_job_returns_it_and_only_a_replay_resends(rig: Rig) -> None:
+    """A start whose job exists returns the stored job unchanged; a new start sends nothing,
+    while a replay of the start that created it sends what that creation left unsent."""
+    command = StartJob(customer_id="acme", query="dentists", job_id="job-s")
+    publisher = rig.services.publisher
+
+    async def stopped(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("stopped before publishing")
+
+    rig.services.publisher.flush = stopped  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await start_job(rig.services, command, message_id=None, correlation_id="c1")
+    del rig.services.publisher.flush
+    assert rig.services.publisher is publisher
+    first = await rig.store.get_job("job-s")
+    assert first is not None and len(first.outbox) == 2
+    with capture_logs() as logs:
+        again = await start_job(rig.services, command, message_id=None, correlation_id="c2")
+    assert again.workflow_id == first.workflow_id
+    assert events(rig) == []
+    assert [line["job_id"] for line in lines(logs, "start_ignored_existing_job")] == ["job-s"]
+    replayed = await start_job(
+        rig.services, command, message_id=None, correlation_id="c3", replay=True
+    )
+    assert replayed.workflow_id == first.workflow_id
+    assert [e["type"] for e in events(rig)] == ["leadgen.job.started.v1"]
+    assert len(rig.broker.messages(rig.watch[c.phase_key(c.SOURCE)])) == 1
+    after = await rig.store.get_job("job-s")
+    assert after is not None and after.outbox == {}
+
+
+async def test_redelivered_start_sends_what_its_first_delivery_stored(rig: Rig) -> None:
+    """The command actor hands a redelivered start to ``start_job`` as a replay: the job its
+    first delivery created gets its ``job.started`` and source task without waiting for the
+    relay (invariant 9)."""
+    command = StartJob(customer_id="acme", query="dentists", job_id="job-r")
+
+    async def stopped(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("stopped before publishing")
+
+    rig.services.publisher.flush = stopped  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await start_job(rig.services, command, message_id="m1", correlation_id="c1")
+    del rig.services.publisher.flush
+    await rig.deliver(CommandsActor, command, redelivered=True)
+    assert [e["type"] for e in events(rig)] == ["leadgen.job.started.v1"]
+    [task] = rig.broker.messages(rig.watch[c.phase_key(c.SOURCE)])
+    assert json.loads(task.body)["job_id"] == "job-r"

@@ -102,6 +102,19 @@ async def test_failure_handled_while_a_resume_lands_leaves_the_new_run_alone(rig
     assert rig.sent(c.COMPLETION_KEY) == []
 
 
+async def test_advance_times_the_finished_and_the_next_phase(rig: Rig) -> None:
+    """A phase's success records when it finished, with its detail, and the next phase starts
+    at the same instant."""
+    job = job_at(c.SCORE)
+    await rig.store.insert_job(job)
+    await rig.deliver(Supervisor, report(job, c.SCORE, detail={"scored": 5}))
+    after = await stored(rig, job)
+    done, following = after.phase(c.SCORE), after.phase(c.QUEUE_AUDITS)
+    assert (done.status, done.detail, following.status) == ("completed", {"scored": 5}, "running")
+    assert done.finished_at is not None and done.finished_at == following.started_at
+    assert rig.services.metrics.value("leadgen_phase_seconds_count", phase=c.SCORE) == 1
+
+
 async def test_outcome_of_an_unknown_job_is_logged_and_dropped(rig: Rig) -> None:
     """An outcome for a job that does not exist sends nothing and names the job in the log."""
     with capture_logs() as logs:
