@@ -68,7 +68,7 @@ class Supervisor(Actor[PhaseOutcome]):
         job = await self.services.store.get_job(message.job_id)
         if job is not None and job.workflow_id == message.workflow_id:
             error = ErrorEnvelope.failure("OutcomeFailed", f"{message.phase}: {reason}")
-            await self.fail(job, message.phase, error, {})
+            await self.fail(job, message.phase, error)
 
     async def _halt_for_billing(self, job: Job, message: PhaseOutcome) -> None:
         log.warning("billing_pause_detected", error=_dump(message.error))
@@ -95,7 +95,11 @@ class Supervisor(Actor[PhaseOutcome]):
             log_pause(self.services, after, paused[0])
 
     async def fail(
-        self, job: Job, phase: str, error: ErrorEnvelope | None, detail: dict[str, object]
+        self,
+        job: Job,
+        phase: str,
+        error: ErrorEnvelope | None,
+        detail: dict[str, object] | None = None,
     ) -> None:
         """Fail ``phase`` and end the run with ``error`` (invariant 8)."""
         error = error or ErrorEnvelope.failure("PhaseFailed", phase)
@@ -164,7 +168,7 @@ class Supervisor(Actor[PhaseOutcome]):
             return BillingBlock.model_validate(message.billing_block)
         feature = PHASE_FEATURES.get(message.phase, c.DOSSIER_RESEARCH)
         available = (await self.services.store.balances(job.customer_id)).get(feature, 0)
-        text = message.error.message if message.error and message.error.message else None
+        text = message.error.message if message.error else ""
         return BillingBlock(
             feature_id=feature,
             phase=message.phase,
