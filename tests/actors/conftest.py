@@ -49,18 +49,25 @@ class Rig:
         await actor.handle(actor.decode(delivery), delivery)
         await delivery.ack()
 
-    def race(self, interloper: Callable[[], Awaitable[object]]) -> None:
-        """Run ``interloper`` just before the next job write, as a competing worker would
-        between a handler's read and its write."""
+    def race(
+        self, interloper: Callable[[], Awaitable[object]], before: str = "update_job", skip: int = 0
+    ) -> None:
+        """Run ``interloper`` just before a store call (by default the next job write; else the
+        store method ``before`` after ``skip`` calls of it), as a competing worker would between
+        a handler's read and its write."""
         store = self.store
-        write = store.update_job
+        call = getattr(store, before)
+        calls = 0
 
-        async def update_job(*args: Any, **kwargs: Any) -> Job | None:
-            store.update_job = write  # type: ignore[method-assign]
-            await interloper()
-            return await write(*args, **kwargs)
+        async def intercepted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls > skip:
+                setattr(store, before, call)
+                await interloper()
+            return await call(*args, **kwargs)
 
-        store.update_job = update_job  # type: ignore[method-assign]
+        setattr(store, before, intercepted)
 
     def sent(self, key: str) -> list[dict[str, Any]]:
         """Bodies published on the internal exchange with routing key ``key``."""

@@ -3,6 +3,7 @@ metrics, the correlation id they carry, and the races their guards decide (contr
 4 and 7; invariants 1, 4 and 6), on the embedded pair one call at a time."""
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from leadgen.actors.commands import CommandsActor
 from leadgen.billing import pause_for_billing
 from leadgen.errors import PausedForBilling
 from leadgen.lifecycle import cancel_job, grant_credits, resume_job, start_job
+from leadgen.maintenance import Maintenance
 from leadgen.messages.commands import CancelJob, GrantCredits, StartJob
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PhaseTask
@@ -403,3 +405,21 @@ async def test_redelivered_start_sends_what_its_first_delivery_stored(rig: Rig) 
     assert [e["type"] for e in events(rig)] == ["leadgen.job.started.v1"]
     [task] = rig.broker.messages(rig.watch[c.phase_key(c.SOURCE)])
     assert json.loads(task.body)["job_id"] == "job-r"
+
+
+async def test_start_that_stopped_before_publishing_is_relayed(rig: Rig) -> None:
+    """What a start stored and did not send is found by the relay, which sends it."""
+    command = StartJob(customer_id="acme", query="dentists", job_id="job-l")
+
+    async def stopped(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("stopped before publishing")
+
+    rig.services.publisher.flush = stopped  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await start_job(rig.services, command, message_id=None, correlation_id="c1")
+    del rig.services.publisher.flush
+    relay = Maintenance(rig.services)
+    relay.relay_after = timedelta(seconds=-1)  # anything unsent counts as left behind
+    assert await relay.relay() == 1
+    assert [e["type"] for e in events(rig)] == ["leadgen.job.started.v1"]
+    assert len(rig.broker.messages(rig.watch[c.phase_key(c.SOURCE)])) == 1

@@ -115,6 +115,43 @@ async def test_advance_times_the_finished_and_the_next_phase(rig: Rig) -> None:
     assert rig.services.metrics.value("leadgen_phase_seconds_count", phase=c.SCORE) == 1
 
 
+async def test_advance_sends_the_next_task_under_the_jobs_correlation_id(rig: Rig) -> None:
+    """The next phase's task carries the job's correlation id, and the step is logged with
+    the finished phase's status and the next phase."""
+    job = job_at(c.ENRICH).model_copy(update={"correlation_id": "corr-j"})
+    await rig.store.insert_job(job)
+    with capture_logs() as logs:
+        await rig.deliver(Supervisor, report(job, c.ENRICH))
+        await rig.deliver(Supervisor, report(job, c.ENRICH), redelivered=True)
+    [task] = rig.broker.messages(rig.watch[c.phase_key(c.SCORE)])
+    assert task.correlation_id == "corr-j"
+    [line] = lines(logs, "phase_completed")
+    assert (line["status"], line["next_phase"]) == ("completed", c.SCORE)
+
+
+async def test_success_of_a_cancelled_job_dispatches_nothing(rig: Rig) -> None:
+    """A phase that reports success after its job was cancelled starts no next phase."""
+    job = job_at(c.ENRICH, status="cancelled")
+    await rig.store.insert_job(job)
+    await rig.deliver(Supervisor, report(job, c.ENRICH))
+    assert same_state(job, await rig.store.get_job(job.id))
+    assert rig.sent(c.phase_key(c.SCORE)) == []
+
+
+async def test_success_handled_while_a_resume_lands_leaves_the_new_run_alone(rig: Rig) -> None:
+    """A late success of run 1's paused phase, handled just as a resume restarts that phase in
+    run 2, neither completes it for run 2 nor dispatches finalize (invariants 2 and 4)."""
+    job = job_at(c.GENERATE_DOSSIER, status="paused_for_upgrade", phase_status="paused")
+    await rig.store.insert_job(job)
+    await rig.store.move_credits("acme", c.DOSSIER_RESEARCH, 5, "grant:g")
+    # The supervisor reads the paused job, finds nothing to advance, and reads it again.
+    rig.race(lambda: resume_job(rig.services, job), before="get_job", skip=1)
+    await rig.deliver(Supervisor, report(job, c.GENERATE_DOSSIER))
+    after = await stored(rig, job)
+    assert after.runs == 2 and after.phase(c.GENERATE_DOSSIER).status == "running"
+    assert rig.sent(c.phase_key(c.FINALIZE)) == []
+
+
 async def test_outcome_of_an_unknown_job_is_logged_and_dropped(rig: Rig) -> None:
     """An outcome for a job that does not exist sends nothing and names the job in the log."""
     with capture_logs() as logs:
