@@ -372,3 +372,52 @@ async def test_completion_announces_the_terminal_status(
         assert value.items() <= announced[field].items()
     else:
         assert line[field] == announced[field] == value
+
+
+async def test_completion_skips_are_logged_and_counted_by_reason(rig: Rig) -> None:
+    """A completion for a paused job (of its own run or an older one) is skipped as
+    ``paused``, one of a superseded run as ``stale``, one of an unknown job is logged; each
+    skip is counted under its reason and names what it skipped."""
+    paused = job_at(c.GENERATE_DOSSIER, status="paused_for_upgrade", phase_status="paused")
+    resumed = job_at(c.ENRICH, job_id="job-2", workflow_id="run-2")
+    for job in (paused, resumed):
+        await rig.store.insert_job(job)
+    done = WorkflowCompleted(job_id=paused.id, workflow_id="run-1", result="success")
+    with capture_logs() as logs:
+        await rig.deliver(CompletionActor, done)
+        await rig.deliver(CompletionActor, done.model_copy(update={"workflow_id": "run-0"}))
+        await rig.deliver(CompletionActor, done.model_copy(update={"job_id": "job-2"}))
+        await rig.deliver(CompletionActor, done.model_copy(update={"job_id": "ghost"}))
+    assert [line["result"] for line in lines(logs, "on_complete_skipped_paused")] == [
+        "success",
+        "success",
+    ]
+    [stale] = lines(logs, "on_complete_skipped_stale")
+    assert stale["completed_workflow_id"] == "run-1"
+    assert [line["job_id"] for line in lines(logs, "on_complete_unknown_job")] == ["ghost"]
+    skipped = "leadgen_completions_skipped_total"
+    assert rig.services.metrics.value(skipped, reason="paused") == 2
+    assert rig.services.metrics.value(skipped, reason="stale") == 1
+    assert rig.event_types() == []
+
+
+async def test_redelivered_completion_sends_the_announcement_its_first_delivery_stored(
+    rig: Rig,
+) -> None:
+    """A completion redelivered after it wrote the terminal status but stopped before
+    announcing it sends ``job.completed`` from the job's outbox."""
+    job = job_at(c.FINALIZE)
+    await rig.store.insert_job(job)
+    done = WorkflowCompleted(job_id=job.id, workflow_id=job.workflow_id, result="success")
+
+    async def stopped(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("stopped before publishing")
+
+    rig.services.publisher.flush = stopped  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await rig.deliver(CompletionActor, done)
+    del rig.services.publisher.flush
+    assert rig.event_types() == []
+    await rig.deliver(CompletionActor, done, redelivered=True)
+    assert rig.event_types() == ["leadgen.job.completed.v1"]
+    assert (await stored(rig, job)).outbox == {}
