@@ -122,11 +122,13 @@ async def test_advance_sends_the_next_task_under_the_jobs_correlation_id(rig: Ri
     await rig.store.insert_job(job)
     with capture_logs() as logs:
         await rig.deliver(Supervisor, report(job, c.ENRICH))
+    with capture_logs() as again:
         await rig.deliver(Supervisor, report(job, c.ENRICH), redelivered=True)
     [task] = rig.broker.messages(rig.watch[c.phase_key(c.SCORE)])
     assert task.correlation_id == "corr-j"
     [line] = lines(logs, "phase_completed")
     assert (line["status"], line["next_phase"]) == ("completed", c.SCORE)
+    assert lines(again, "phase_completed") == []
 
 
 async def test_success_of_a_cancelled_job_dispatches_nothing(rig: Rig) -> None:
