@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
+import structlog
+from structlog.testing import LogCapture, capture_logs
 
 from leadgen import constants as c
 from leadgen.actors.completion import CompletionActor
@@ -423,3 +424,33 @@ async def test_redelivered_completion_sends_the_announcement_its_first_delivery_
     await rig.deliver(CompletionActor, done, redelivered=True)
     assert rig.event_types() == ["leadgen.job.completed.v1"]
     assert (await stored(rig, job)).outbox == {}
+
+
+async def test_end_of_run_is_timed_and_carries_the_correlation_id(rig: Rig) -> None:
+    """The finalize outcome ends the run: finalize's duration is observed, and the run's
+    completion travels under the job's correlation id."""
+    job = job_at(c.FINALIZE, status="completed").model_copy(update={"correlation_id": "corr-f"})
+    job.phases[-1] = job.phases[-1].model_copy(
+        update={"status": "completed", "finished_at": job.phases[-1].started_at}
+    )
+    await rig.store.insert_job(job)
+    await rig.deliver(Supervisor, report(job, c.FINALIZE))
+    [done] = rig.broker.messages(rig.watch[c.COMPLETION_KEY])
+    assert done.correlation_id == "corr-f"
+    assert rig.services.metrics.value("leadgen_phase_seconds_count", phase=c.FINALIZE) == 1
+
+
+async def test_supervisor_log_lines_name_the_phase(rig: Rig) -> None:
+    """Every line the supervisor logs for an outcome carries the outcome's phase (contract
+    section 7), with the job's ids bound once per message."""
+    job = job_at(c.SCORE)
+    await rig.store.insert_job(job)
+    capture, config = LogCapture(), structlog.get_config()
+    structlog.configure(processors=[structlog.contextvars.merge_contextvars, capture])
+    try:
+        await rig.deliver(Supervisor, report(job, c.SCORE))
+    finally:
+        structlog.configure(**config)
+        structlog.contextvars.clear_contextvars()
+    [line] = [e for e in capture.entries if e["event"] == "phase_completed"]
+    assert (line["phase"], line["job_id"], line["workflow_id"]) == (c.SCORE, job.id, "run-1")
