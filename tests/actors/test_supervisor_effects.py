@@ -454,3 +454,51 @@ async def test_supervisor_log_lines_name_the_phase(rig: Rig) -> None:
         structlog.contextvars.clear_contextvars()
     [line] = [e for e in capture.entries if e["event"] == "phase_completed"]
     assert (line["phase"], line["job_id"], line["workflow_id"]) == (c.SCORE, job.id, "run-1")
+
+
+async def pause_then(rig: Rig, job: Job, *, resume: bool) -> None:
+    """Pause ``job`` for dossier credits, and resume it at once when ``resume``."""
+    with pytest.raises(PausedForBilling):
+        await pause_for_billing(
+            rig.services,
+            job,
+            phase=c.GENERATE_DOSSIER,
+            feature_id=c.DOSSIER_RESEARCH,
+            required=1,
+            available=0,
+        )
+    if resume:
+        await rig.store.move_credits("acme", c.DOSSIER_RESEARCH, 1, "grant:g")
+        paused = await stored(rig, job)
+        assert await resume_job(rig.services, paused) is not None
+
+
+async def test_failure_completion_racing_a_pause_leaves_the_pause(rig: Rig) -> None:
+    """A failed run's completion that read the job running, written after a pause landed,
+    leaves the job paused and reports the skip (invariant 1)."""
+    job = job_at(c.GENERATE_DOSSIER)
+    await rig.store.insert_job(job)
+    rig.race(lambda: pause_then(rig, job, resume=False))
+    done = WorkflowCompleted(job_id=job.id, workflow_id=job.workflow_id, result="failed")
+    with capture_logs() as logs:
+        await rig.deliver(CompletionActor, done)
+    after = await stored(rig, job)
+    assert (after.status, after.workflow_status) == ("paused_for_upgrade", "paused")
+    assert [line["result"] for line in lines(logs, "on_complete_skipped_paused")] == ["failed"]
+    skipped = "leadgen_completions_skipped_total"
+    assert rig.services.metrics.value(skipped, reason="paused") == 1
+    assert rig.event_types() == ["leadgen.job.paused.v1"]
+
+
+async def test_failure_completion_racing_a_resume_leaves_the_new_run(rig: Rig) -> None:
+    """A failed run's completion written after the job was paused and resumed under a new
+    run does not fail the new run, and is not reported as a paused skip (invariant 4)."""
+    job = job_at(c.GENERATE_DOSSIER)
+    await rig.store.insert_job(job)
+    rig.race(lambda: pause_then(rig, job, resume=True))
+    done = WorkflowCompleted(job_id=job.id, workflow_id=job.workflow_id, result="failed")
+    with capture_logs() as logs:
+        await rig.deliver(CompletionActor, done)
+    after = await stored(rig, job)
+    assert (after.status, after.workflow_status, after.runs) == ("running", "running", 2)
+    assert lines(logs, "on_complete_skipped_paused") == []
