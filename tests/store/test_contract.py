@@ -338,6 +338,15 @@ async def test_concurrent_calls_with_one_key_apply_once(store: Store) -> None:
     assert await store.balances("c1") == {"dossier_research": 4}
 
 
+async def test_concurrent_first_movements_of_a_new_customer_all_apply(store: Store) -> None:
+    """Ten grants racing to create a customer's balance all apply: none is lost to the race."""
+    results = await asyncio.gather(
+        *(store.move_credits("new", "lead_discovery", 1, f"grant-{i}") for i in range(10))
+    )
+    assert all(r.applied for r in results)
+    assert await store.balances("new") == {"lead_discovery": 10}
+
+
 async def test_ledger_lists_a_jobs_movements(store: Store) -> None:
     """The ledger of a job lists its movements oldest first, with job and lead ids."""
     await store.move_credits("c1", "lead_discovery", 1, "grant-1")
