@@ -1,15 +1,18 @@
 """Actors on the embedded pair, driven one message at a time through real deliveries."""
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from leadgen import constants as c
 from leadgen.actors.base import Actor
+from leadgen.billing import pause_for_billing
 from leadgen.broker.base import Outbound
 from leadgen.broker.memory import MemoryBroker
+from leadgen.errors import PausedForBilling
 from leadgen.messages.codec import encode
 from leadgen.providers.offline import OfflineAuditor, OfflineLeadSource
 from leadgen.services import Services
@@ -69,6 +72,21 @@ class Rig:
 
         setattr(store, before, intercepted)
 
+    @contextmanager
+    def stopped_before_publishing(self) -> Iterator[None]:
+        """Inside the block every flush fails, as when the worker stops between a write and
+        its publish; the block must end with that failure."""
+
+        async def stopped(*args: object, **kwargs: object) -> None:
+            raise ConnectionError("stopped before publishing")
+
+        self.services.publisher.flush = stopped  # type: ignore[method-assign]
+        try:
+            with pytest.raises(ConnectionError):
+                yield
+        finally:
+            del self.services.publisher.flush
+
     def sent(self, key: str) -> list[dict[str, Any]]:
         """Bodies published on the internal exchange with routing key ``key``."""
         return [json.loads(m.body) for m in self.broker.messages(self.watch[key])]
@@ -90,6 +108,27 @@ async def rig() -> AsyncIterator[Rig]:
     )
     yield Rig(services, broker)
     await broker.close()
+
+
+async def pause(
+    rig: Rig,
+    job: Job,
+    *,
+    phase: str = c.GENERATE_DOSSIER,
+    feature_id: str = c.DOSSIER_RESEARCH,
+    required: int = 1,
+    available: int = 0,
+) -> None:
+    """Pause ``job`` for lack of credits as its phase actor does (which then stops)."""
+    with pytest.raises(PausedForBilling):
+        await pause_for_billing(
+            rig.services,
+            job,
+            phase=phase,
+            feature_id=feature_id,
+            required=required,
+            available=available,
+        )
 
 
 def job_at(

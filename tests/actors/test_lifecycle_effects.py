@@ -6,13 +6,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from structlog.testing import capture_logs
 
 from leadgen import constants as c
 from leadgen.actors.commands import CommandsActor
-from leadgen.billing import pause_for_billing
-from leadgen.errors import PausedForBilling
 from leadgen.lifecycle import cancel_job, grant_credits, resume_job, start_job
 from leadgen.maintenance import Maintenance
 from leadgen.messages.commands import CancelJob, GrantCredits, StartJob
@@ -21,8 +18,7 @@ from leadgen.messages.tasks import PhaseTask
 from leadgen.publisher import phase_task
 from leadgen.store.base import Guard
 from leadgen.store.models import AuditPlan, Job
-from tests.actors.conftest import Rig, job_at, same_state
-from tests.actors.test_lifecycle_guards import pause_dossiers
+from tests.actors.conftest import Rig, job_at, pause, same_state
 
 
 def events(rig: Rig) -> list[dict[str, Any]]:
@@ -155,8 +151,7 @@ async def test_redelivered_resume_of_a_job_paused_again_resumes_it(rig: Rig) -> 
     job = await paused(rig, credits=4)
     first = await resume_job(rig.services, job)
     assert first is not None
-    with pytest.raises(PausedForBilling):
-        await pause_dossiers(rig, first, required=2, available=0)
+    await pause(rig, first, required=2)
     again = await rig.store.get_job(job.id)
     assert again is not None and again.resumed_from == job.workflow_id
     third = await resume_job(rig.services, again, replay=True)
@@ -229,15 +224,7 @@ async def test_resume_of_an_older_pause_leaves_the_newer_pause_alone(rig: Rig) -
     job = await paused(rig, credits=4)
     second = await resume_job(rig.services, job)
     assert second is not None
-    with pytest.raises(PausedForBilling):
-        await pause_for_billing(
-            rig.services,
-            second,
-            phase=c.SOURCE,
-            feature_id=c.LEAD_DISCOVERY,
-            required=1,
-            available=0,
-        )
+    await pause(rig, second, phase=c.SOURCE, feature_id=c.LEAD_DISCOVERY, required=1, available=0)
     newer = await rig.store.get_job(job.id)
     assert await resume_job(rig.services, job, message_id="cmd-old") is None
     assert same_state(newer, await rig.store.get_job(job.id))  # type: ignore[arg-type]
@@ -363,13 +350,8 @@ async def test_start_of_an_existing_job_returns_it_and_only_a_replay_resends(rig
     command = StartJob(customer_id="acme", query="dentists", job_id="job-s")
     publisher = rig.services.publisher
 
-    async def stopped(*args: object, **kwargs: object) -> None:
-        raise ConnectionError("stopped before publishing")
-
-    rig.services.publisher.flush = stopped  # type: ignore[method-assign]
-    with pytest.raises(ConnectionError):
+    with rig.stopped_before_publishing():
         await start_job(rig.services, command, message_id=None, correlation_id="c1")
-    del rig.services.publisher.flush
     assert rig.services.publisher is publisher
     first = await rig.store.get_job("job-s")
     assert first is not None and len(first.outbox) == 2
@@ -394,13 +376,8 @@ async def test_redelivered_start_sends_what_its_first_delivery_stored(rig: Rig) 
     relay (invariant 9)."""
     command = StartJob(customer_id="acme", query="dentists", job_id="job-r")
 
-    async def stopped(*args: object, **kwargs: object) -> None:
-        raise ConnectionError("stopped before publishing")
-
-    rig.services.publisher.flush = stopped  # type: ignore[method-assign]
-    with pytest.raises(ConnectionError):
+    with rig.stopped_before_publishing():
         await start_job(rig.services, command, message_id="m1", correlation_id="c1")
-    del rig.services.publisher.flush
     await rig.deliver(CommandsActor, command, redelivered=True)
     assert [e["type"] for e in events(rig)] == ["leadgen.job.started.v1"]
     [task] = rig.broker.messages(rig.watch[c.phase_key(c.SOURCE)])
@@ -411,13 +388,8 @@ async def test_start_that_stopped_before_publishing_is_relayed(rig: Rig) -> None
     """What a start stored and did not send is found by the relay, which sends it."""
     command = StartJob(customer_id="acme", query="dentists", job_id="job-l")
 
-    async def stopped(*args: object, **kwargs: object) -> None:
-        raise ConnectionError("stopped before publishing")
-
-    rig.services.publisher.flush = stopped  # type: ignore[method-assign]
-    with pytest.raises(ConnectionError):
+    with rig.stopped_before_publishing():
         await start_job(rig.services, command, message_id=None, correlation_id="c1")
-    del rig.services.publisher.flush
     relay = Maintenance(rig.services)
     relay.relay_after = timedelta(seconds=-1)  # anything unsent counts as left behind
     assert await relay.relay() == 1

@@ -12,13 +12,11 @@ from structlog.testing import LogCapture, capture_logs
 from leadgen import constants as c
 from leadgen.actors.completion import CompletionActor
 from leadgen.actors.supervisor import Supervisor
-from leadgen.billing import pause_for_billing
-from leadgen.errors import PausedForBilling
 from leadgen.lifecycle import resume_job
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PhaseOutcome, WorkflowCompleted
 from leadgen.store.models import Counts, Job
-from tests.actors.conftest import Rig, job_at, same_state
+from tests.actors.conftest import Rig, job_at, pause, same_state
 
 BILLING = ErrorEnvelope(name="BillingError", message="")
 
@@ -226,15 +224,9 @@ async def test_halt_after_the_actors_pause_ends_the_run_without_pausing_again(ri
     same outcome ends nothing twice."""
     job = job_at(c.GENERATE_DOSSIER)
     await rig.store.insert_job(job)
-    with pytest.raises(PausedForBilling):
-        await pause_for_billing(
-            rig.services,
-            job,
-            phase=c.GENERATE_DOSSIER,
-            feature_id=c.DOSSIER_RESEARCH,
-            required=2,
-            available=1,
-        )
+    await pause(
+        rig, job, phase=c.GENERATE_DOSSIER, feature_id=c.DOSSIER_RESEARCH, required=2, available=1
+    )
     paused = await stored(rig, job)
     [outcome] = rig.sent(c.SUPERVISOR_KEY)
     with capture_logs() as logs:
@@ -413,13 +405,8 @@ async def test_redelivered_completion_sends_the_announcement_its_first_delivery_
     await rig.store.insert_job(job)
     done = WorkflowCompleted(job_id=job.id, workflow_id=job.workflow_id, result="success")
 
-    async def stopped(*args: object, **kwargs: object) -> None:
-        raise ConnectionError("stopped before publishing")
-
-    rig.services.publisher.flush = stopped  # type: ignore[method-assign]
-    with pytest.raises(ConnectionError):
+    with rig.stopped_before_publishing():
         await rig.deliver(CompletionActor, done)
-    del rig.services.publisher.flush
     assert rig.event_types() == []
     await rig.deliver(CompletionActor, done, redelivered=True)
     assert rig.event_types() == ["leadgen.job.completed.v1"]
@@ -458,31 +445,29 @@ async def test_supervisor_log_lines_name_the_phase(rig: Rig) -> None:
 
 async def pause_then(rig: Rig, job: Job, *, resume: bool) -> None:
     """Pause ``job`` for dossier credits, and resume it at once when ``resume``."""
-    with pytest.raises(PausedForBilling):
-        await pause_for_billing(
-            rig.services,
-            job,
-            phase=c.GENERATE_DOSSIER,
-            feature_id=c.DOSSIER_RESEARCH,
-            required=1,
-            available=0,
-        )
+    await pause(rig, job)
     if resume:
         await rig.store.move_credits("acme", c.DOSSIER_RESEARCH, 1, "grant:g")
         paused = await stored(rig, job)
         assert await resume_job(rig.services, paused) is not None
 
 
-async def test_failure_completion_racing_a_pause_leaves_the_pause(rig: Rig) -> None:
-    """A failed run's completion that read the job running, written after a pause landed,
-    leaves the job paused and reports the skip (invariant 1)."""
+async def fail_racing(rig: Rig, *, resume: bool) -> tuple[Job, list[dict[str, Any]]]:
+    """Deliver a failed run's completion that read the job running, while a pause (and a
+    resume when ``resume``) lands before its write; the job after, and the log lines."""
     job = job_at(c.GENERATE_DOSSIER)
     await rig.store.insert_job(job)
-    rig.race(lambda: pause_then(rig, job, resume=False))
+    rig.race(lambda: pause_then(rig, job, resume=resume))
     done = WorkflowCompleted(job_id=job.id, workflow_id=job.workflow_id, result="failed")
     with capture_logs() as logs:
         await rig.deliver(CompletionActor, done)
-    after = await stored(rig, job)
+    return await stored(rig, job), logs
+
+
+async def test_failure_completion_racing_a_pause_leaves_the_pause(rig: Rig) -> None:
+    """A failed run's completion written after a pause landed leaves the job paused and
+    reports the skip (invariant 1)."""
+    after, logs = await fail_racing(rig, resume=False)
     assert (after.status, after.workflow_status) == ("paused_for_upgrade", "paused")
     assert [line["result"] for line in lines(logs, "on_complete_skipped_paused")] == ["failed"]
     skipped = "leadgen_completions_skipped_total"
@@ -493,12 +478,6 @@ async def test_failure_completion_racing_a_pause_leaves_the_pause(rig: Rig) -> N
 async def test_failure_completion_racing_a_resume_leaves_the_new_run(rig: Rig) -> None:
     """A failed run's completion written after the job was paused and resumed under a new
     run does not fail the new run, and is not reported as a paused skip (invariant 4)."""
-    job = job_at(c.GENERATE_DOSSIER)
-    await rig.store.insert_job(job)
-    rig.race(lambda: pause_then(rig, job, resume=True))
-    done = WorkflowCompleted(job_id=job.id, workflow_id=job.workflow_id, result="failed")
-    with capture_logs() as logs:
-        await rig.deliver(CompletionActor, done)
-    after = await stored(rig, job)
+    after, logs = await fail_racing(rig, resume=True)
     assert (after.status, after.workflow_status, after.runs) == ("running", "running", 2)
     assert lines(logs, "on_complete_skipped_paused") == []
