@@ -32,11 +32,7 @@ lint: venv
 	$(BIN)/mypy
 
 bench: venv
-	@if [ -d benchmarks ]; then \
-		$(BIN)/python -m benchmarks; \
-	else \
-		echo "No benchmarks directory; nothing to run."; \
-	fi
+	$(BIN)/leadgen bench $(BENCH_ARGS)
 
 chaos: venv
 	$(BIN)/python -m chaos

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from leadgen.bench import SIZES
 from leadgen.cli_ops import add_parsers
 from leadgen.constants import FEATURES
 from leadgen.errors import BrokerUnavailable, LeadgenError, StoreUnavailable
@@ -48,6 +49,17 @@ def positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0: {text}")
     return value
+
+
+def sizes(text: str) -> tuple[int, ...]:
+    """A comma-separated list of job sizes (leads, 1..1000)."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not values or any(not 1 <= v <= 1000 for v in values):
+        raise argparse.ArgumentTypeError(f"sizes must be 1..1000: {text!r}")
+    return values
 
 
 def credit(text: str) -> tuple[str, int]:
@@ -122,6 +134,20 @@ def build_parser() -> Parser:
     run = sub.add_parser("run", parents=[parent], help="run one job in-process (no services)")
     _job_options(run)
     run.add_argument("--credits", type=credit, action="append", metavar="FEATURE=N")
+    bench = sub.add_parser(
+        "bench", parents=[parent], help="measure leadgen against a plain aio-pika chain"
+    )
+    bench.add_argument("--jobs", type=positive, default=50, help="jobs per round (default 50)")
+    bench.add_argument("--rounds", type=positive, default=3, help="rounds of each (default 3)")
+    bench.add_argument("--leads", type=positive, default=25, help="leads per job (default 25)")
+    bench.add_argument("--dossiers", type=int, default=10, help="dossiers per job (default 10)")
+    bench.add_argument(
+        "--sizes", type=sizes, default=SIZES, metavar="N,N,...", help="leads of the scaling jobs"
+    )
+    bench.add_argument(
+        "--mongodb", action="store_true", help="also count MongoDB commands (--mongodb-url)"
+    )
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     add_parsers(sub, parent)  # schema, dead
     return parser
 

@@ -48,6 +48,13 @@ async def run_command(
     operated = await run_ops(args, settings, out or sys.stdout)
     if operated is not None:
         return operated
+    if args.command == "bench":
+        from leadgen.bench.run import BenchPlan, run_bench
+
+        plan = BenchPlan(
+            args.jobs, args.rounds, args.leads, args.dossiers, args.sizes, args.mongodb
+        )
+        return await run_bench(settings, plan, out or sys.stdout, args.json)
     console = make_console(out or sys.stdout)
     if args.command == "run":
         return await run_embedded(args, settings, console)

@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.monitoring import CommandListener
 
 from leadgen.errors import StoreUnavailable
 from leadgen.store.base import Guard
@@ -50,6 +51,7 @@ class MongoStore:
         *,
         server_selection_timeout_ms: int = 5000,
         operation_timeout_ms: int = 10_000,
+        event_listeners: Sequence[CommandListener] = (),
     ) -> None:
         """Every operation is bounded by ``operation_timeout_ms`` (PyMongo's ``timeoutMS``),
         so a frozen server is an outage (``StoreUnavailable``), never a hang. PyMongo lets it
@@ -58,6 +60,7 @@ class MongoStore:
         self._name = database
         self._timeout_ms = server_selection_timeout_ms
         self._operation_timeout_ms = operation_timeout_ms
+        self._listeners = list(event_listeners)  # PyMongo command monitoring (the bench)
         self._client: AsyncMongoClient[Doc] | None = None
         self._book: MongoCredits | None = None
 
@@ -95,6 +98,7 @@ class MongoStore:
                 timeoutMS=self._operation_timeout_ms,
                 tz_aware=True,
                 tzinfo=UTC,
+                event_listeners=self._listeners,
             )
             self._book = MongoCredits(self._credits, self._ledger)
         await self._leads.create_index([("job_id", 1), ("lead_id", 1)], unique=True)
