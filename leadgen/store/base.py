@@ -4,7 +4,7 @@ Two implementations keep the same contract: ``MongoStore`` (store/mongo.py) and
 ``MemoryStore`` (store/memory.py). Every update of a job is one atomic, guarded write:
 the ``Guard`` says what must still be true, and the write happens only if it is."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -33,13 +33,20 @@ class Guard:
 
     def admits(self, job: Job) -> bool:
         """True when ``job`` meets every condition (the reference semantics of the guard)."""
+        return self._holds(lambda name: getattr(job, name))
+
+    def admits_document(self, doc: Mapping[str, Any]) -> bool:
+        """``admits``, judged on a job document as stored (same field names)."""
+        return self._holds(doc.__getitem__)
+
+    def _holds(self, field: Callable[[str], Any]) -> bool:
         return (
-            (self.workflow_id is None or job.workflow_id == self.workflow_id)
-            and (self.statuses is None or job.status in self.statuses)
-            and (self.version is None or job.version == self.version)
-            and (self.run_ended is None or job.run_ended == self.run_ended)
-            and (self.customer_id is None or job.customer_id == self.customer_id)
-            and (self.without_command is None or self.without_command not in job.command_ids)
+            (self.workflow_id is None or field("workflow_id") == self.workflow_id)
+            and (self.statuses is None or field("status") in self.statuses)
+            and (self.version is None or field("version") == self.version)
+            and (self.run_ended is None or field("run_ended") == self.run_ended)
+            and (self.customer_id is None or field("customer_id") == self.customer_id)
+            and (self.without_command is None or self.without_command not in field("command_ids"))
         )
 
 

@@ -5,7 +5,6 @@ MongoDB would keep them (lists for tuples, UTC datetimes at millisecond precisio
 read returns a fresh model, so callers can never change stored state by mutating a result.
 No method awaits between its check and its write, which makes each one atomic under asyncio."""
 
-import copy
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -32,19 +31,36 @@ from leadgen.store.models import (
 
 def plain(value: Any) -> Any:
     """A deep copy of ``value`` as MongoDB would store and return it; TypeError if it can't."""
-    if isinstance(value, Mapping):
-        if not all(isinstance(k, str) for k in value):
-            raise TypeError("documents have string keys only")
+    kind = type(value)
+    if value is None or kind in _SCALARS:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        for key in value:
+            if type(key) is not str:
+                raise TypeError("documents have string keys only")
         return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if isinstance(value, datetime):
         # BSON keeps milliseconds and reads a naive datetime as UTC.
         value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value.replace(microsecond=value.microsecond // 1000 * 1000)
-    if value is None or isinstance(value, bool | int | float | str | bytes):
+    if isinstance(value, bool | int | float | str | bytes):
         return value
     raise TypeError(f"cannot store a value of type {type(value).__name__}")
+
+
+_SCALARS = frozenset({str, int, float, bool, bytes})
+
+
+def fresh(value: Any) -> Any:
+    """A copy of a stored document deep enough that no caller can change the stored one:
+    stored documents hold only dicts, lists and immutable values (see ``plain``)."""
+    if type(value) is dict:
+        return {k: fresh(v) for k, v in value.items()}
+    if type(value) is list:
+        return [fresh(v) for v in value]
+    return value
 
 
 class MemoryStore:
@@ -52,7 +68,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._jobs: dict[str, dict[str, Any]] = {}
-        self._leads: dict[tuple[str, str], dict[str, Any]] = {}
+        self._leads: dict[str, dict[str, dict[str, Any]]] = {}  # job id -> lead id -> lead
         self._balances: dict[str, dict[str, int]] = {}
         self._ledger: dict[str, LedgerEntry] = {}
 
@@ -84,7 +100,7 @@ class MemoryStore:
     async def get_job(self, job_id: str) -> Job | None:
         """The job, or None."""
         doc = self._jobs.get(job_id)
-        return None if doc is None else Job.model_validate(copy.deepcopy(doc))
+        return None if doc is None else Job.model_validate(fresh(doc))
 
     async def update_job(
         self,
@@ -100,9 +116,10 @@ class MemoryStore:
         check_fields(fields, job_reserved(add_commands=add_commands))
         entries = {check_key(e.id): plain(e.model_dump()) for e in outbox}
         doc = self._jobs.get(job_id)
-        if doc is None or not guard.admits(Job.model_validate(copy.deepcopy(doc))):
+        if doc is None or not guard.admits_document(doc):
             return None
-        after = {**copy.deepcopy(doc), **plain(fields)}
+        # Stored documents are never changed in place: the new one may share their parts.
+        after = {**doc, **plain(fields)}
         now = utcnow()
         after["updated_at"] = now
         after["version"] = doc["version"] + 1
@@ -112,7 +129,7 @@ class MemoryStore:
         if entries:
             after["outbox"] = {**after["outbox"], **entries}
             after["outbox_since"] = now
-        job = Job.model_validate(copy.deepcopy(after))  # refuse a document that would not read
+        job = Job.model_validate(fresh(after))  # refuse a document that would not read
         self._jobs[job_id] = after
         return job
 
@@ -140,7 +157,7 @@ class MemoryStore:
         counted = "dossiers_done" if result == "done" else "dossiers_failed"
         now = utcnow()
         after = {
-            **copy.deepcopy(doc),
+            **doc,
             "audits": {**doc["audits"], lead_id: result},
             "counts": {**doc["counts"], counted: doc["counts"][counted] + 1},
             "audits_pending": doc["audits_pending"] - 1,
@@ -151,13 +168,13 @@ class MemoryStore:
             after["outbox"] = {**after["outbox"], **entries}
             after["outbox_since"] = now
         self._jobs[job_id] = after
-        return Job.model_validate(copy.deepcopy(after))
+        return Job.model_validate(fresh(after))
 
     async def unsent_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
         """Jobs whose latest outbox entry was added before ``before``, oldest first."""
         docs = [d for d in self._jobs.values() if d["outbox_since"] and d["outbox_since"] < before]
         docs.sort(key=lambda d: d["outbox_since"])
-        return [Job.model_validate(copy.deepcopy(d)) for d in docs[:limit]]
+        return [Job.model_validate(fresh(d)) for d in docs[:limit]]
 
     async def stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
         """Running jobs not updated since ``before``, least recently updated first."""
@@ -165,7 +182,7 @@ class MemoryStore:
             d for d in self._jobs.values() if d["status"] == "running" and d["updated_at"] < before
         ]
         docs.sort(key=lambda d: d["updated_at"])
-        return [Job.model_validate(copy.deepcopy(d)) for d in docs[:limit]]
+        return [Job.model_validate(fresh(d)) for d in docs[:limit]]
 
     async def paused_jobs(self, customer_id: str, feature_id: str) -> list[Job]:
         """The customer's jobs paused for lack of credits of ``feature_id``, oldest first."""
@@ -177,32 +194,33 @@ class MemoryStore:
             and (d["billing_block"] or {}).get("feature_id") == feature_id
         ]
         docs.sort(key=lambda d: (d["created_at"], d["_id"]))
-        return [Job.model_validate(copy.deepcopy(d)) for d in docs]
+        return [Job.model_validate(fresh(d)) for d in docs]
 
     # -- leads --------------------------------------------------------------------------
     async def add_leads(self, leads: Sequence[Lead]) -> None:
         """Insert leads that are not stored yet (by ``job_id`` and ``lead_id``); keep the rest."""
         for lead in leads:
-            self._leads.setdefault((lead.job_id, lead.lead_id), plain(lead.model_dump()))
+            of_job = self._leads.setdefault(lead.job_id, {})
+            of_job.setdefault(lead.lead_id, plain(lead.model_dump()))
 
     async def leads(self, job_id: str, *, include_duplicates: bool = False) -> list[Lead]:
         """The job's leads ordered by ``source_rank`` then ``lead_id``."""
         docs = [
             d
-            for (j, _), d in self._leads.items()
-            if j == job_id and (include_duplicates or d["duplicate_of"] is None)
+            for d in self._leads.get(job_id, {}).values()
+            if include_duplicates or d["duplicate_of"] is None
         ]
         docs.sort(key=lambda d: (d["source_rank"], d["lead_id"]))
-        return [Lead.model_validate(copy.deepcopy(d)) for d in docs]
+        return [Lead.model_validate(fresh(d)) for d in docs]
 
     async def get_lead(self, job_id: str, lead_id: str) -> Lead | None:
         """One lead of a job (duplicates included), or None."""
-        doc = self._leads.get((job_id, lead_id))
-        return None if doc is None else Lead.model_validate(copy.deepcopy(doc))
+        doc = self._leads.get(job_id, {}).get(lead_id)
+        return None if doc is None else Lead.model_validate(fresh(doc))
 
     async def lead_totals(self, job_id: str) -> LeadTotals:
         """How many non-duplicate leads the job has, queued, with a dossier, failed."""
-        docs = [d for (j, _), d in self._leads.items() if j == job_id and d["duplicate_of"] is None]
+        docs = [d for d in self._leads.get(job_id, {}).values() if d["duplicate_of"] is None]
         queued = [d for d in docs if d["queued"]]
         return LeadTotals(
             leads=len(docs),
@@ -216,7 +234,7 @@ class MemoryStore:
         for fields in changes.values():
             check_fields(fields, LEAD_RESERVED)
         for lead_id, fields in changes.items():
-            doc = self._leads.get((job_id, lead_id))
+            doc = self._leads.get(job_id, {}).get(lead_id)
             if doc is not None:
                 doc.update(plain(fields))
 
@@ -230,7 +248,7 @@ class MemoryStore:
     ) -> bool:
         """Store the dossier or the error of a lead that has neither yet; False otherwise."""
         field, value = audit_field(dossier, error)
-        doc = self._leads.get((job_id, lead_id))
+        doc = self._leads.get(job_id, {}).get(lead_id)
         if doc is None or doc["dossier"] is not None or doc["dossier_error"] is not None:
             return False
         doc[field] = plain(value)
