@@ -42,8 +42,9 @@ class AuditActor(Actor[AuditTask]):
             await self._report_if_last(job)
             return
         current = job.workflow_id == message.workflow_id and job.status == "running"
-        paid = await store.has_movement(charge_key(job.id, message.lead_id))
-        if not (current or paid):
+        # Whether the lead was paid for matters only outside its running run: ask only then.
+        paid = None if current else await store.has_movement(charge_key(job.id, message.lead_id))
+        if paid is False:
             # Not paid for and the run is paused, superseded or over: do not start it.
             log.info("audit_skipped", lead_id=message.lead_id, status=job.status)
             return
@@ -76,15 +77,17 @@ class AuditActor(Actor[AuditTask]):
             await self.services.publisher.flush(job)
             await self._report_if_last(job)
 
-    async def _audit(self, job: Job, lead: Lead, paid: bool) -> bool:
+    async def _audit(self, job: Job, lead: Lead, paid: bool | None) -> bool:
         """Charge, audit and store; refund a failed audit; True when it failed. Each step is
-        idempotent, so a redelivery finishes what an earlier delivery started."""
+        idempotent, so a redelivery finishes what an earlier delivery started. ``paid``: whether
+        the lead's charge exists, None when not asked yet."""
         failed = lead.dossier_error is not None
+        key = charge_key(job.id, lead.lead_id)
         if not lead.accounted:
-            await self._charge(job, lead, paid)  # raises PausedForBilling when it cannot
+            await self._charge(job, lead, bool(paid))  # raises PausedForBilling when it cannot
             failed = await self._research(job, lead)
-        elif paid:
-            await self._charge(job, lead, paid)  # finishes a half-recorded movement, if any
+        elif paid or (paid is None and await self.services.store.has_movement(key)):
+            await self._charge(job, lead, True)  # finishes a half-recorded movement, if any
         if failed:
             # Credits spent equal dossiers delivered: a failed audit is refunded, once (also
             # when an earlier delivery recorded the failure and stopped before refunding).
