@@ -118,12 +118,7 @@ async def complete_flow(store: Store, job: Job, counts: Counts) -> Job | None:
     ``complete_flow_skipped_paused``); the guard is in the write itself, so a pause that lands
     between the read and the write still wins."""
     now = utcnow()
-    report = outcome(
-        PhaseOutcome(
-            job_id=job.id, workflow_id=job.workflow_id, phase=FINALIZE, detail=counts.model_dump()
-        ),
-        job.correlation_id,
-    )
+    report = finalize_outcome(job, counts)
     after, latest = await transition(
         store,
         job,
@@ -140,6 +135,16 @@ async def complete_flow(store: Store, job: Job, counts: Counts) -> Job | None:
     if after is None and latest is not None and latest.status == "paused_for_upgrade":
         log.warning("complete_flow_skipped_paused", job_id=job.id, workflow_id=job.workflow_id)
     return after
+
+
+def finalize_outcome(job: Job, counts: Counts) -> OutboxEntry:
+    """The report of a completed ``finalize`` to the supervisor (one id per run)."""
+    return outcome(
+        PhaseOutcome(
+            job_id=job.id, workflow_id=job.workflow_id, phase=FINALIZE, detail=counts.model_dump()
+        ),
+        job.correlation_id,
+    )
 
 
 def event_fields(job: Job) -> dict[str, Any]:

@@ -150,14 +150,6 @@ class Runner:
         """Await ``call`` until it gets through a store or broker outage (or the worker stops).
 
         Each try starts the handler from the beginning: every handler is safe to run again."""
-        try:
-            # The usual case, without the retry machinery on the path of every message.
-            await call(*args, **kwargs)
-            return
-        except TRANSIENT as exc:
-            if self.stopping.is_set():
-                raise
-            _log_waiting(exc, tries=1)
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT),
             wait=wait_exponential_jitter(multiplier=0.1, max=OUTAGE_BACKOFF_MAX, jitter=0.1),
@@ -228,12 +220,10 @@ class Replayed:
 
 def _log_outage(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
-    _log_waiting(error, tries=state.attempt_number + 1)  # the first try came before
-
-
-def _log_waiting(error: BaseException | None, tries: int) -> None:
     log.warning(
-        "message_waiting_out_outage", reason=f"{type(error).__name__}: {error}", tries=tries
+        "message_waiting_out_outage",
+        reason=f"{type(error).__name__}: {error}",
+        tries=state.attempt_number,
     )
 
 

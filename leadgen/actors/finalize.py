@@ -6,7 +6,7 @@ from typing import Any
 
 from leadgen.actors.base import PhaseActor
 from leadgen.constants import FINALIZE
-from leadgen.jobs import complete_flow
+from leadgen.jobs import complete_flow, finalize_outcome
 from leadgen.log import log
 from leadgen.store.models import Job
 
@@ -27,6 +27,8 @@ class FinalizeActor(PhaseActor):
         counts = (await self.services.store.lead_totals(job.id)).counts()
         completed = await complete_flow(self.services.store, job, counts)
         # The outcome for the supervisor was stored with the completion; a refusal (paused,
-        # no longer running) leaves the job as it is.
-        await self.services.publisher.flush(completed)
+        # no longer running) leaves the job as it is. Only that outcome is sent: the rest of
+        # the outbox belongs to handlers still publishing it (a full flush would repeat them).
+        report = finalize_outcome(job, counts).id
+        await self.services.publisher.flush(completed, only=[report])
         return None
