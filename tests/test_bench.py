@@ -43,7 +43,7 @@ def test_bench_json_has_every_figure(amqp_url: str, mongodb_url: str) -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["plan"]["jobs"] == 2 and result["plan"]["sizes"] == [4, 8]
-    for section in ("throughput", "one_in_flight"):
+    for section in ("throughput", "one_in_flight", "one_in_flight_no_dossiers"):
         figures = result[section]
         for name in ("chain", "leadgen"):
             positive(
@@ -78,6 +78,7 @@ def test_bench_prints_tables_for_people(amqp_url: str) -> None:
     done = bench(*TINY, env={"LEADGEN_AMQP_URL": amqp_url})
     assert done.returncode == 0, done.stderr
     assert "leadgen/chain:" in done.stdout and "x messages/s" in done.stdout
+    assert "without dossiers" in done.stdout
     assert "scaling (embedded" in done.stdout and "MongoDB" not in done.stdout
     assert done.stdout.count("\n") > 10
 

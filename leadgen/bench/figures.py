@@ -77,6 +77,10 @@ def render(result: dict[str, Any]) -> str:
     lines += _rows(result["one_in_flight"])
     latency = result["one_in_flight"]["ratio"]["latency_p50"]
     lines.append(f"leadgen/chain: {latency:.2f}x latency p50")
+    lines += ["", "one job in flight, without dossiers:"]
+    lines += _rows(result["one_in_flight_no_dossiers"])
+    latency = result["one_in_flight_no_dossiers"]["ratio"]["latency_p50"]
+    lines.append(f"leadgen/chain: {latency:.2f}x latency p50")
     embedded = result["embedded"]
     lines += [
         "",

@@ -4,7 +4,7 @@ with one job in flight, the embedded pair, and how cost grows with the size of a
 import contextlib
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, TextIO
 
 from leadgen.bench import SIZES
@@ -47,12 +47,15 @@ async def measure(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
     hops = round(rounds[0].messages / plan.jobs)
     few = max(1, min(plan.jobs, 20))
     single = await _interleaved(settings, plan, few, one_at_a_time=True, hops=hops)
+    bare = replace(plan, dossiers=0)  # the workflow's own hops, no audits
+    no_dossiers = await _interleaved(settings, bare, few, one_at_a_time=True)
     embedded = await run_leadgen(settings, plan.jobs, plan.leads, plan.dossiers, embedded=True)
     scaling = [await _scaling_row(settings, leads) for leads in plan.sizes]
     result = {
         "plan": asdict(plan),
         "throughput": summary(rounds),
         "one_in_flight": summary(single),
+        "one_in_flight_no_dossiers": summary(no_dossiers),
         "embedded": summary([embedded])["leadgen"],
         "scaling": scaling,
     }
