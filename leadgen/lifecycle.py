@@ -13,11 +13,11 @@ from leadgen.log import log
 from leadgen.messages.commands import CancelJob, GrantCredits, StartJob
 from leadgen.messages.events import JobResumed, JobResumeRefused, JobStarted
 from leadgen.messages.tasks import PhaseTask, WorkflowCompleted
-from leadgen.phases import reset_from
+from leadgen.phases import first_run, reset_from
 from leadgen.publisher import completed, event, new_id, phase_task
 from leadgen.services import Services
 from leadgen.store.base import Guard
-from leadgen.store.models import Job, JobRequest, OutboxEntry, PhaseState, utcnow
+from leadgen.store.models import Job, JobRequest, OutboxEntry, utcnow
 
 JOB_ID_NAMESPACE = uuid.UUID("7d9c3d5e-2f61-4c1e-9a57-3b0c6a1e5f20")
 
@@ -63,12 +63,7 @@ async def start_job(
         workflow_id=new_id(),
         request=request,
         correlation_id=correlation_id,
-        phases=[
-            PhaseState(name=name, status="running", started_at=now)
-            if name == c.SOURCE
-            else PhaseState(name=name)
-            for name in c.PHASES
-        ],
+        phases=first_run(now),
         created_at=now,
         updated_at=now,
     )

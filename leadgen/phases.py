@@ -9,6 +9,14 @@ from leadgen.store.models import Job, PhaseState, PhaseStatus
 FINISHED: frozenset[str] = frozenset({"completed", "completed_with_failures", "failed"})
 
 
+def first_run(now: datetime) -> list[PhaseState]:
+    """The phases of a new job: the first one running since ``now``, the others pending."""
+    return [
+        PhaseState(name=name, status="running", started_at=now) if i == 0 else PhaseState(name=name)
+        for i, name in enumerate(PHASES)
+    ]
+
+
 def next_phase(phase: str) -> str | None:
     """The phase that follows ``phase``, or None after the last one."""
     index = PHASES.index(phase)

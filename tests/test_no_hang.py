@@ -14,10 +14,11 @@ from leadgen import constants as c
 from leadgen.broker.base import Broker, Delivery
 from leadgen.dead_letters import DeadLetterBroker, list_dead
 from leadgen.messages.tasks import PhaseTask
+from leadgen.phases import first_run
 from leadgen.providers.offline import OfflineAuditor
 from leadgen.publisher import new_id, phase_task
 from leadgen.store.base import Guard, Store
-from leadgen.store.models import Job, JobRequest, Lead, PhaseState, utcnow
+from leadgen.store.models import Job, JobRequest, Lead, utcnow
 from tests.e2e_fixtures import Backends
 from tests.harness import Harness, running
 
@@ -63,12 +64,7 @@ def stuck_job(job_id: str) -> Job:
         customer_id=CUSTOMER,
         workflow_id=new_id(),
         request=JobRequest(query="dentists", location="Austin, TX", max_leads=5, max_dossiers=2),
-        phases=[
-            PhaseState(name=name, status="running", started_at=now)
-            if name == c.SOURCE
-            else PhaseState(name=name)
-            for name in c.PHASES
-        ],
+        phases=first_run(now),
         created_at=now,
         updated_at=now,
     )
