@@ -95,50 +95,42 @@ def mongodb_server() -> Iterator[str]:
             unavailable(f"MongoDB is not answering at {url}")
         yield url
         return
+    temporary = tempfile.TemporaryDirectory(prefix="leadgen-secantus-")
+    with temporary as storage, secantus_server(Path(storage)) as (_, served):
+        yield served
+
+
+@contextmanager
+def secantus_server(storage: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A SecantusDB server keeping its data and log under ``storage``; yields its process and
+    URL once it answers, and stops it afterwards."""
     beside = Path(sys.executable).parent / "secantusd-py"
     executable = str(beside) if beside.exists() else shutil.which("secantusd-py")
     if executable is None:
         unavailable("secantusd-py is not installed (pip install secantusdb)")
         return
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="leadgen-secantus-") as storage:
-        log = open(os.path.join(storage, "server.log"), "wb")  # noqa: SIM115
-        process = subprocess.Popen(
-            [
-                executable,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--storage-path",
-                os.path.join(storage, "data"),
-                "--cache-size",
-                "256MB",
-                "--oplog-max-entries",
-                "10000",
-                "--log-level",
-                "WARNING",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    argv = [executable, "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--storage-path", str(storage / "data"), "--cache-size", "256MB"]
+    argv += ["--oplog-max-entries", "10000", "--log-level", "WARNING"]
+    log_path = storage / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not port_open("127.0.0.1", port, timeout=0.2):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_bytes()[-2000:].decode(errors="replace")
+                unavailable(f"SecantusDB did not start: {tail}")
+            time.sleep(0.1)
+        yield process, f"mongodb://127.0.0.1:{port}"
+    finally:
+        process.terminate()  # a stopped (SIGSTOP) process gets SIGKILL below
         try:
-            deadline = time.monotonic() + 30
-            while not port_open("127.0.0.1", port, timeout=0.2):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    with open(log.name, "rb") as f:
-                        tail = f.read()[-2000:].decode(errors="replace")
-                    unavailable(f"SecantusDB did not start: {tail}")
-                time.sleep(0.1)
-            yield f"mongodb://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            log.close()
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def database_name() -> str:

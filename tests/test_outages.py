@@ -3,11 +3,8 @@ queues is waited out in place: every job completes and nothing is dead-lettered.
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +24,7 @@ from leadgen.settings import Settings
 from leadgen.store.base import Store
 from leadgen.store.models import Job, Lead
 from tests.harness import Harness, running
-from tests.services import database_name, free_port, management, port_open, unavailable
+from tests.services import database_name, management, secantus_server
 
 CUSTOMER = "cus-outage"
 
@@ -177,35 +174,13 @@ class StoreProcess:
 @pytest.fixture
 def own_store_server(tmp_path: Path) -> Iterator[StoreProcess]:
     """A SecantusDB server for this test only: the session's server must never be frozen."""
-    beside = Path(sys.executable).parent / "secantusd-py"
-    executable = str(beside) if beside.exists() else shutil.which("secantusd-py")
-    if executable is None:
-        unavailable("secantusd-py is not installed (pip install secantusdb)")
-        return
-    port = free_port()
-    argv = [executable, "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--storage-path", str(tmp_path / "data"), "--cache-size", "256MB"]
-    argv += ["--oplog-max-entries", "10000", "--log-level", "WARNING"]
-    with open(tmp_path / "server.log", "wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    server = StoreProcess(process, f"mongodb://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", port, timeout=0.2):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = (tmp_path / "server.log").read_text(errors="replace")[-2000:]
-                unavailable(f"SecantusDB did not start: {tail}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        if process.poll() is None:
-            server.thaw()
-            process.terminate()
+    with secantus_server(tmp_path) as (process, url):
+        server = StoreProcess(process, url)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            yield server
+        finally:
+            if process.poll() is None:
+                server.thaw()
 
 
 JOBS = ("job-q1", "job-q2", "job-q3")

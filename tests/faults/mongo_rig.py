@@ -16,11 +16,10 @@ from typing import Any
 
 from pymongo.errors import AutoReconnect
 
-from leadgen import constants as c
 from leadgen.store.mongo import MongoStore
 from tests.faults.outcome import check_books, settled_state
-from tests.faults.rig import Fault, Rig
-from tests.faults.scenarios import CUSTOMER, Client, GatedAuditor, Scenario
+from tests.faults.rig import Fault
+from tests.faults.scenarios import Scenario, drive, seed
 from tests.services import database_name
 
 WRAPPED = ("find_one", "find_one_and_update", "update_one", "insert_one")
@@ -153,16 +152,10 @@ async def play(
     """Play ``scenario`` on a fresh MongoDB database with ``fault`` (and ``credit_fault`` inside
     the credit movements); the settled state and what ``check_books`` found wrong."""
     async with fresh_store(url) as store:
-        await store.move_credits(CUSTOMER, c.LEAD_DISCOVERY, scenario.credits[0], "seed:1")
-        await store.move_credits(CUSTOMER, c.DOSSIER_RESEARCH, scenario.credits[1], "seed:2")
+        await seed(store, scenario)
         if credit_fault is not None:
             credit_fault.crashed = fault.crashed  # a crash inside a movement is the worker's
             arm(store, credit_fault)
-        rig = Rig(store, fault, GatedAuditor() if scenario.gated else None)
-        await rig.start()
-        try:
-            await scenario.drive(rig, Client(rig, with_message_id))
-        finally:
-            await rig.stop()
+        rig = await drive(store, scenario, fault, with_message_id)
         await store.open()  # the worker closed it
         return await settled_state(rig), await check_books(rig, scenario)

@@ -12,8 +12,9 @@ from typing import Any
 
 from leadgen import constants as c
 from leadgen.providers.offline import OfflineAuditor
+from leadgen.store.base import Store
 from leadgen.store.models import Job, Lead
-from tests.faults.rig import Rig
+from tests.faults.rig import Fault, Rig
 
 JOB = "job-f"
 CUSTOMER = "acme"
@@ -112,6 +113,23 @@ class Scenario:
     drive: Callable[[Rig, Client], Awaitable[None]]
     granted: int = 0  # dossier credits the scenario grants through commands
     gated: bool = False  # audits wait for the scenario to let them through
+
+
+async def seed(store: Store, scenario: Scenario) -> None:
+    """Give the customer the credits ``scenario`` starts with."""
+    await store.move_credits(CUSTOMER, c.LEAD_DISCOVERY, scenario.credits[0], "seed:1")
+    await store.move_credits(CUSTOMER, c.DOSSIER_RESEARCH, scenario.credits[1], "seed:2")
+
+
+async def drive(store: Store, scenario: Scenario, fault: Fault, with_message_id: bool) -> Rig:
+    """Run a worker on ``store`` with ``fault`` through ``scenario``; the stopped rig."""
+    rig = Rig(store, fault, GatedAuditor() if scenario.gated else None)
+    await rig.start()
+    try:
+        await scenario.drive(rig, Client(rig, with_message_id))
+    finally:
+        await rig.stop()
+    return rig
 
 
 async def completes(rig: Rig, client: Client) -> None:

@@ -6,11 +6,10 @@ import asyncio
 
 import pytest
 
-from leadgen import constants as c
 from leadgen.store.memory import MemoryStore
 from tests.faults.outcome import check_books, settled_state
 from tests.faults.rig import Fault, Rig
-from tests.faults.scenarios import CUSTOMER, SCENARIOS, Client, GatedAuditor, Scenario
+from tests.faults.scenarios import SCENARIOS, Scenario, drive, seed
 
 PATHS = sorted(SCENARIOS)
 
@@ -18,15 +17,8 @@ PATHS = sorted(SCENARIOS)
 async def run(scenario: Scenario, fault: Fault, with_message_id: bool) -> Rig:
     """Play ``scenario`` on a fresh embedded store with ``fault``; the settled rig."""
     store = MemoryStore()
-    await store.move_credits(CUSTOMER, c.LEAD_DISCOVERY, scenario.credits[0], "seed:1")
-    await store.move_credits(CUSTOMER, c.DOSSIER_RESEARCH, scenario.credits[1], "seed:2")
-    rig = Rig(store, fault, GatedAuditor() if scenario.gated else None)
-    await rig.start()
-    try:
-        await scenario.drive(rig, Client(rig, with_message_id))
-    finally:
-        await rig.stop()
-    return rig
+    await seed(store, scenario)
+    return await drive(store, scenario, fault, with_message_id)
 
 
 # Commands without a message id matter where a command may be handled twice.
