@@ -31,6 +31,8 @@ from leadgen.publisher import new_id
 P = ParamSpec("P")
 # The longest wait between two tries of a handler during an outage.
 OUTAGE_BACKOFF_MAX = 5.0
+# The pause before each new try of a handler during an outage: growing, with jitter.
+OUTAGE_BACKOFF = wait_exponential_jitter(multiplier=0.1, max=OUTAGE_BACKOFF_MAX, jitter=0.1)
 
 # How a delivery was settled (the ``outcome`` label of ``leadgen_messages_total``).
 Outcome = Literal["acked", "rejected", "retried", "requeued"]
@@ -150,13 +152,24 @@ class Runner:
         """Await ``call`` until it gets through a store or broker outage (or the worker stops).
 
         Each try starts the handler from the beginning: every handler is safe to run again."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT),
-            wait=wait_exponential_jitter(multiplier=0.1, max=OUTAGE_BACKOFF_MAX, jitter=0.1),
-            stop=lambda _: self.stopping.is_set(),
-            before_sleep=_log_outage,
-            reraise=True,
-        )
+        try:
+            # The usual case, without building the retry machinery for every message.
+            await call(*args, **kwargs)
+            return
+        except TRANSIENT as exc:
+            if self.stopping.is_set():
+                raise
+            _log_waiting(exc, tries=1)
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type(TRANSIENT),
+                wait=OUTAGE_BACKOFF,
+                stop=lambda _: self.stopping.is_set(),
+                before_sleep=_log_outage,
+                reraise=True,
+            )
+            # The same pause as between any two later tries: an immediate second try would
+            # meet the outage it just met, sooner than every other worker's.
+            await asyncio.sleep(OUTAGE_BACKOFF(RetryCallState(retrying, None, (), {})))
         async for try_ in retrying:
             with try_:
                 await call(*args, **kwargs)
@@ -220,10 +233,12 @@ class Replayed:
 
 def _log_outage(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
+    _log_waiting(error, tries=state.attempt_number + 1)  # the first try came before the loop
+
+
+def _log_waiting(error: BaseException | None, tries: int) -> None:
     log.warning(
-        "message_waiting_out_outage",
-        reason=f"{type(error).__name__}: {error}",
-        tries=state.attempt_number,
+        "message_waiting_out_outage", reason=f"{type(error).__name__}: {error}", tries=tries
     )
 
 
