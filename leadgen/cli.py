@@ -145,6 +145,13 @@ def build_parser() -> Parser:
         "--sizes", type=sizes, default=SIZES, metavar="N,N,...", help="leads of the scaling jobs"
     )
     bench.add_argument(
+        "--rss-jobs",
+        type=positive,
+        default=5000,
+        metavar="N",
+        help="jobs over which the worker's memory is sampled (default 5000)",
+    )
+    bench.add_argument(
         "--mongodb", action="store_true", help="also count MongoDB commands (--mongodb-url)"
     )
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")

@@ -52,7 +52,13 @@ async def run_command(
         from leadgen.bench.run import BenchPlan, run_bench
 
         plan = BenchPlan(
-            args.jobs, args.rounds, args.leads, args.dossiers, args.sizes, args.mongodb
+            jobs=args.jobs,
+            rounds=args.rounds,
+            leads=args.leads,
+            dossiers=args.dossiers,
+            sizes=args.sizes,
+            rss_jobs=args.rss_jobs,
+            mongodb=args.mongodb,
         )
         return await run_bench(settings, plan, out or sys.stdout, args.json)
     console = make_console(out or sys.stdout)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 TINY = ["--jobs", "2", "--rounds", "2", "--leads", "4", "--dossiers", "2", "--sizes", "4,8"]
+TINY += ["--rss-jobs", "20"]
 
 
 def bench(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -61,6 +62,12 @@ def test_bench_json_has_every_figure(amqp_url: str, mongodb_url: str) -> None:
         positive(figures["leadgen"], "store_calls_per_job")
         positive(figures["ratio"], "messages_per_second", "cpu_per_message", "latency_p50")
     positive(result["embedded"], "messages_per_second", "store_calls_per_job")
+    memory = result["memory"]
+    assert memory["jobs"] == 20
+    positive(memory, "rss_first_batch_mib", "rss_last_batch_mib")
+    assert memory["growth"] == pytest.approx(
+        memory["rss_last_batch_mib"] / memory["rss_first_batch_mib"] - 1
+    )
     assert [row["leads"] for row in result["scaling"]] == [4, 8]
     for row in result["scaling"]:
         assert row["dossiers"] == row["leads"] // 2
@@ -80,6 +87,7 @@ def test_bench_prints_tables_for_people(amqp_url: str) -> None:
     assert "leadgen/chain:" in done.stdout and "x messages/s" in done.stdout
     assert "without dossiers" in done.stdout
     assert "scaling (embedded" in done.stdout and "MongoDB" not in done.stdout
+    assert "memory:" in done.stdout and "of 20 jobs" in done.stdout
     assert done.stdout.count("\n") > 10
 
 

@@ -97,6 +97,13 @@ def render(result: dict[str, Any]) -> str:
             f"{row['leads']:6} {row['dossiers']:9} {row['messages']:9}"
             f" {row['cpu_ms_per_dossier']:15.2f} {row['store_calls_per_dossier']:14.2f}"
         )
+    memory = result["memory"]
+    lines += [
+        "",
+        f"memory: {memory['rss_first_batch_mib']:.1f} MiB after the first tenth of"
+        f" {memory['jobs']} jobs, {memory['rss_last_batch_mib']:.1f} MiB after the last"
+        f" ({100 * memory['growth']:+.1f}%)",
+    ]
     if "mongodb" in result:
         lines += _mongodb(result["mongodb"])
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """The bench: the plain chain and leadgen interleaved round by round on one broker, latency
-with one job in flight, the embedded pair, and how cost grows with the size of a job."""
+with one job in flight, the embedded pair, how cost grows with the size of a job, and whether
+a worker's memory stays flat over many jobs."""
 
 import contextlib
 import io
@@ -10,6 +11,7 @@ from typing import Any, TextIO
 from leadgen.bench import SIZES
 from leadgen.bench.chain import run_chain
 from leadgen.bench.figures import Round, render, summary
+from leadgen.bench.memory_use import rss_over
 from leadgen.bench.workflow import run_leadgen
 from leadgen.settings import Settings
 
@@ -24,6 +26,7 @@ class BenchPlan:
     leads: int = 25
     dossiers: int = 10
     sizes: tuple[int, ...] = SIZES
+    rss_jobs: int = 5000  # jobs one embedded worker handles while its memory is sampled
     mongodb: bool = False  # also run on the MongoDB of the settings, counting its commands
 
 
@@ -51,6 +54,7 @@ async def measure(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
     no_dossiers = await _interleaved(settings, bare, few, one_at_a_time=True)
     embedded = await run_leadgen(settings, plan.jobs, plan.leads, plan.dossiers, embedded=True)
     scaling = [await _scaling_row(settings, leads) for leads in plan.sizes]
+    memory = await rss_over(settings, plan.rss_jobs, plan.leads, plan.dossiers)
     result = {
         "plan": asdict(plan),
         "throughput": summary(rounds),
@@ -58,6 +62,7 @@ async def measure(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
         "one_in_flight_no_dossiers": summary(no_dossiers),
         "embedded": summary([embedded])["leadgen"],
         "scaling": scaling,
+        "memory": memory,
     }
     if plan.mongodb:
         result["mongodb"] = await _on_mongodb(settings, plan)

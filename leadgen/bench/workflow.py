@@ -84,13 +84,13 @@ async def run_leadgen(
             await store.inner.move_credits(CUSTOMER, feature, amount, f"grant:{uuid.uuid4().hex}")
         endings = Endings()
         for key in ENDINGS:
-            await client.consume(await _watch(client, key), endings.on_event, prefetch=100)
+            await client.consume(await watch(client, key), endings.on_event, prefetch=100)
         ids = [f"bench-{uuid.uuid4().hex[:12]}" for _ in range(jobs)]
         handled, calls, sent = _handled(worker), store.total, commands()
         cpu, wall = time.process_time(), time.perf_counter()
         for count, job_id in enumerate(ids, start=1):
             endings.start(job_id)
-            await _start(client, job_id, leads, dossiers)
+            await start_job(client, job_id, leads, dossiers)
             if one_at_a_time:
                 await endings.wait(count)
         await endings.wait(jobs)
@@ -121,7 +121,7 @@ async def _dossiers(store: Store, ids: list[str]) -> int:
     return total
 
 
-async def _watch(broker: Broker, key: str) -> str:
+async def watch(broker: Broker, key: str) -> str:
     """A queue of ``broker`` bound to the events with routing key ``key``; its name."""
     if isinstance(broker, MemoryBroker):
         return broker.bind(c.EVENTS_EXCHANGE, key)
@@ -129,7 +129,7 @@ async def _watch(broker: Broker, key: str) -> str:
     return await broker.bind_queue(c.EVENTS_EXCHANGE, key)
 
 
-async def _start(broker: Broker, job_id: str, leads: int, dossiers: int) -> None:
+async def start_job(broker: Broker, job_id: str, leads: int, dossiers: int) -> None:
     """Publish a start command as another service would."""
     command = StartJob(
         customer_id=CUSTOMER,
