@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from leadgen.bench import SIZES
+from leadgen.cli_answers import DEFAULT_TIMEOUT, EXIT_NO_ANSWER, NoAnswer
 from leadgen.cli_ops import add_parsers
 from leadgen.constants import FEATURES
 from leadgen.errors import BrokerUnavailable, LeadgenError, StoreUnavailable
@@ -91,6 +92,37 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--job-id")
 
 
+def _answer_options(parser: argparse.ArgumentParser, *, follows: bool = False) -> None:
+    """--timeout and --no-wait of a command the worker answers."""
+    waits = "for the worker's answer" + (
+        " and, with --follow, for the job to progress" if follows else ""
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait {waits} (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--no-wait",
+        dest="wait",
+        action="store_false",
+        help="publish and return without waiting for the answer",
+    )
+
+
+def positive_seconds(text: str) -> float:
+    """A number of seconds greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text}")
+    return value
+
+
 def build_parser() -> Parser:
     """The parser of every subcommand."""
     parent = _settings_parent()
@@ -105,16 +137,19 @@ def build_parser() -> Parser:
     start = sub.add_parser("start", parents=[parent], help="start a job")
     _job_options(start)
     start.add_argument("--follow", action="store_true")
+    _answer_options(start, follows=True)
 
     resume = sub.add_parser("resume", parents=[parent], help="resume a paused job")
     resume.add_argument("job_id", metavar="JOB")
     resume.add_argument("--customer", required=True)
     resume.add_argument("--follow", action="store_true")
+    _answer_options(resume, follows=True)
 
     cancel = sub.add_parser("cancel", parents=[parent], help="cancel a job")
     cancel.add_argument("job_id", metavar="JOB")
     cancel.add_argument("--customer", required=True)
     cancel.add_argument("--reason")
+    _answer_options(cancel)
 
     status = sub.add_parser("status", parents=[parent], help="show a job")
     status.add_argument("job_id", metavar="JOB")
@@ -128,6 +163,7 @@ def build_parser() -> Parser:
     grant.add_argument("amount", metavar="AMOUNT", type=positive)
     grant.add_argument("--grant-id")
     grant.add_argument("--no-auto-resume", dest="auto_resume", action="store_false")
+    _answer_options(grant)
     show = credits_sub.add_parser("show", parents=[parent], help="show balances")
     show.add_argument("customer", metavar="C")
 
@@ -189,26 +225,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the parsed command; its exit code, any error told in one line on stderr."""
     from leadgen.cli_commands import run_command
 
-    # A worker logging JSON keeps every line JSON, its last words too.
-    as_log = args.command == "worker" and settings.log_format == "json"
-
-    def _fail(message: str) -> int:
-        if as_log:
-            log.error("worker_failed", reason=message)
-        else:
-            print(f"leadgen: error: {message}", file=sys.stderr)
-        return 1
-
     try:
         return asyncio.run(run_command(args, settings))
-    except StoreUnavailable as exc:
-        return _fail(f"MongoDB at {settings.mongodb_url}: {_short(exc)}")
-    except BrokerUnavailable as exc:
-        return _fail(f"RabbitMQ at {_redacted(settings.amqp_url)}: {_short(exc)}")
-    except (LeadgenError, ValidationError, ValueError) as exc:
-        message = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
-        _fail(message)
-        return 2 if isinstance(exc, ValidationError | ValueError) else 1
     except KeyboardInterrupt:
         # Ctrl-C is the user's own doing: exit as shells expect, without a traceback.
         return 130
@@ -219,11 +237,33 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 141
     except Exception as exc:
         # A worker's crash keeps its traceback for the operator, as does --log-level debug.
-        if args.command == "worker" or settings.log_level.lower() == "debug":
+        unexpected = not isinstance(exc, LeadgenError | ValidationError | ValueError)
+        if unexpected and (args.command == "worker" or settings.log_level.lower() == "debug"):
             raise
-        return _fail(
-            f"unexpected {type(exc).__name__}: {_short(exc)} (--log-level debug shows where)"
-        )
+        message, code = _explained(exc, settings)
+        # A worker logging JSON keeps every line JSON, its last words too.
+        if args.command == "worker" and settings.log_format == "json":
+            log.error("worker_failed", reason=message)
+        else:
+            print(f"leadgen: error: {message}", file=sys.stderr)
+        return code
+
+
+def _explained(exc: Exception, settings: Settings) -> tuple[str, int]:
+    """The one line that tells the user what went wrong, and the exit code."""
+    from leadgen.follow import NoProgress
+
+    if isinstance(exc, NoAnswer | NoProgress):
+        return str(exc), EXIT_NO_ANSWER
+    if isinstance(exc, StoreUnavailable):
+        return f"MongoDB at {settings.mongodb_url}: {_short(exc)}", 1
+    if isinstance(exc, BrokerUnavailable):
+        return f"RabbitMQ at {_redacted(settings.amqp_url)}: {_short(exc)}", 1
+    if isinstance(exc, ValidationError):
+        return _first_error(exc), 2
+    if isinstance(exc, LeadgenError | ValueError):
+        return str(exc), 1 if isinstance(exc, LeadgenError) else 2
+    return f"unexpected {type(exc).__name__}: {_short(exc)} (--log-level debug shows where)", 1
 
 
 def _short(exc: Exception) -> str:

@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from leadgen import constants as c
-from leadgen.backends import amqp_broker, mongo_store
+from leadgen.backends import mongo_store
 from leadgen.broker.base import Broker
+from leadgen.cli_answers import EXIT_REFUSED, Answer, send_and_wait
 from leadgen.cli_ops import run_ops
 from leadgen.console import make_console, show_credits, show_leads, show_status
 from leadgen.follow import exit_code, follow, job_json
@@ -65,41 +66,74 @@ async def run_command(
     if args.command == "run":
         return await run_embedded(args, settings, console)
     if args.command == "start":
-        command = start_command(args)
-        await publish_command(settings, c.START_KEY, command)
-        console.out(f"job {command.job_id} started")
-        return await _maybe_follow(settings, args, str(command.job_id), console)
+        return await start_cli(args, settings, console)
     if args.command == "resume":
         return await resume_command(args, settings, console)
     if args.command == "cancel":
-        cancel = CancelJob(job_id=args.job_id, customer_id=args.customer, reason=args.reason)
-        await publish_command(settings, c.CANCEL_KEY, cancel)
-        console.out(f"cancel of job {args.job_id} sent")
-        return 0
+        return await cancel_cli(args, settings, console)
     if args.command == "status":
         return await status_command(settings, args.job_id, as_json=args.json, console=console)
     return await credits_command(args, settings, console)
 
 
+async def start_cli(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """Publish the start and say what the worker made of it; with ``--follow``, follow it."""
+    command = start_command(args)
+    job_id = str(command.job_id)
+    if args.follow:
+        async with opened_store(settings):
+            pass  # unreachable MongoDB: say so before the job exists, not after
+    answer = await _send(settings, args, c.START_KEY, command)
+    if answer is not None and not answer.accepted:
+        return _refused(f"start of job {job_id}", answer)
+    console.out(f"job {job_id} started" if answer else f"start of job {job_id} sent")
+    return await _maybe_follow(settings, args, job_id, console)
+
+
 async def resume_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    """Publish the resume; with ``--follow``, show the run it starts until it settles."""
+    """Publish the resume and say what became of it; with ``--follow``, show the run it
+    starts until it settles."""
     command = ResumeJob(job_id=args.job_id, customer_id=args.customer)
     if not args.follow:
-        await publish_command(settings, c.RESUME_KEY, command)
-        console.out(f"resume of job {args.job_id} sent")
-        return 0
+        answer = await _send(settings, args, c.RESUME_KEY, command)
+        return _resumed(args.job_id, answer, console)
     async with opened_store(settings) as store:
         # Read before sending, so the paused job read back before the worker applied the
         # resume is not taken for where the resumed job settled.
         before = await store.get_job(args.job_id)
-        await publish_command(settings, c.RESUME_KEY, command)
-        console.out(f"resume of job {args.job_id} sent")
-        job = await follow(store, args.job_id, console, poll=0.5, before=before)
+        answer = await _send(settings, args, c.RESUME_KEY, command)
+        code = _resumed(args.job_id, answer, console)
+        if code:
+            return code
+        job = await follow(
+            store, args.job_id, console, poll=0.5, before=before, timeout=args.timeout
+        )
     return exit_code(job)
 
 
+def _resumed(job_id: str, answer: Answer | None, console: Console) -> int:
+    if answer is None:
+        console.out(f"resume of job {job_id} sent")
+    elif not answer.accepted:
+        return _refused(f"resume of job {job_id}", answer)
+    else:
+        console.out(f"job {job_id} resumed")
+    return 0
+
+
+async def cancel_cli(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """Publish the cancel and say what became of it."""
+    command = CancelJob(job_id=args.job_id, customer_id=args.customer, reason=args.reason)
+    answer = await _send(settings, args, c.CANCEL_KEY, command)
+    if answer is not None and not answer.accepted:
+        return _refused(f"cancel of job {args.job_id}", answer)
+    console.out(f"job {args.job_id} cancelled" if answer else f"cancel of job {args.job_id} sent")
+    return 0
+
+
 async def credits_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    """``credits grant`` publishes a grant; ``credits show`` reads the balances."""
+    """``credits grant`` publishes a grant and says what it did; ``credits show`` reads the
+    balances."""
     if args.credits_command == "grant":
         grant = GrantCredits(
             customer_id=args.customer,
@@ -108,8 +142,20 @@ async def credits_command(args: argparse.Namespace, settings: Settings, console:
             grant_id=args.grant_id or new_id(),
             auto_resume=args.auto_resume,
         )
-        await publish_command(settings, c.GRANT_KEY, grant)
-        console.out(f"granted {grant.amount} {grant.feature_id} to {grant.customer_id}")
+        answer = await _send(settings, args, c.GRANT_KEY, grant)
+        if answer is None:
+            console.out(f"grant of {grant.amount} {grant.feature_id} to {grant.customer_id} sent")
+            return 0
+        if not answer.accepted:
+            return _refused(f"grant {grant.grant_id}", answer)
+        body = answer.body
+        done = "was already applied" if body.get("already") else "applied"
+        console.out(
+            f"grant {grant.grant_id} {done}: {grant.customer_id} has"
+            f" {body['balance']} {grant.feature_id}"
+        )
+        if body["resumed_jobs"]:
+            console.out(f"resumed: {', '.join(body['resumed_jobs'])}")
         return 0
     async with opened_store(settings) as store:
         balances = await store.balances(args.customer)
@@ -117,14 +163,16 @@ async def credits_command(args: argparse.Namespace, settings: Settings, console:
     return 0
 
 
-async def publish_command(settings: Settings, routing_key: str, command: BaseModel) -> None:
-    """Publish a command to ``leadgen.commands`` as any other service would."""
-    broker = amqp_broker(settings, "cli")
-    await broker.connect()
-    try:
-        await send_command(broker, routing_key, command)
-    finally:
-        await broker.close()
+async def _send(
+    settings: Settings, args: argparse.Namespace, routing_key: str, command: BaseModel
+) -> Answer | None:
+    """Publish a command; its answer unless ``--no-wait``."""
+    return await send_and_wait(settings, routing_key, command, wait=args.wait, timeout=args.timeout)
+
+
+def _refused(what: str, answer: Answer) -> int:
+    print(f"leadgen: {what} refused: {answer.reason}", file=sys.stderr)
+    return EXIT_REFUSED
 
 
 @asynccontextmanager
@@ -161,7 +209,7 @@ async def _maybe_follow(
     if not args.follow:
         return 0
     async with opened_store(settings) as store:
-        return exit_code(await follow(store, job_id, console, poll=0.5))
+        return exit_code(await follow(store, job_id, console, poll=0.5, timeout=args.timeout))
 
 
 async def run_embedded(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -189,7 +237,7 @@ async def run_embedded(args: argparse.Namespace, settings: Settings, console: Co
             f"job {command.job_id}: {command.query!r}"
             + (f" in {command.location}" if command.location else "")
         )
-        await _send(broker, c.START_KEY, command)
+        await _send_embedded(broker, c.START_KEY, command)
         job = await follow(store, str(command.job_id), console, poll=0.05, rerun=credits)
         show_leads(console, await store.leads(job.id))
         return exit_code(job)
@@ -197,5 +245,5 @@ async def run_embedded(args: argparse.Namespace, settings: Settings, console: Co
         await worker.stop(grace=5.0)
 
 
-async def _send(broker: Broker, routing_key: str, command: BaseModel) -> None:
+async def _send_embedded(broker: Broker, routing_key: str, command: BaseModel) -> None:
     await send_command(broker, routing_key, command)

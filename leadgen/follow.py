@@ -17,6 +17,7 @@ from rich.spinner import Spinner
 from leadgen import constants as c
 from leadgen.console import make_console, phase_line, show_outcome
 from leadgen.display import Dossiers, progress_view
+from leadgen.errors import LeadgenError
 from leadgen.store.base import Store
 from leadgen.store.models import Job, Lead
 
@@ -117,15 +118,21 @@ async def follow(
 ) -> Job:
     """Show the job's progress until it settles, then where it settled; the settled job.
 
-    ``out`` is a console, or a stream to make one on. ``rerun`` (the credits of a ``leadgen run``)
-    turns the advice on a pause into running again. ``before`` is the job as read before a
-    resume was sent: while it reads back unchanged, the resume is still on its way."""
+    ``out`` is a console, or a stream to make one on. ``timeout``: raise ``NoProgress`` when
+    the job does not exist or does not change for that many seconds. ``rerun`` (the credits of
+    a ``leadgen run``) turns the advice on a pause into running again. ``before`` is the job as
+    read before a resume was sent: while it reads back unchanged, the resume is still on its
+    way."""
     console = out if isinstance(out, Console) else make_console(out)
     watch: Lines | LiveView = LiveView(console) if console.is_terminal else Lines(console)
     with watch:
         job = await _poll(store, job_id, watch, poll, timeout, before)
     show_outcome(console, job, rerun)
     return job
+
+
+class NoProgress(LeadgenError):
+    """Raised when a followed job does not exist or does not change for the timeout."""
 
 
 async def _poll(
@@ -137,10 +144,13 @@ async def _poll(
     before: Job | None,
 ) -> Job:
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    started = changed = loop.time()
+    seen: int | None = None
     while True:
         job = await store.get_job(job_id)
         if job is not None:
+            if job.version != seen:
+                seen, changed = job.version, loop.time()
             pending = (
                 before is not None
                 and before.status == "paused_for_upgrade"
@@ -152,8 +162,13 @@ async def _poll(
             watch.show(job, leads, done=done)
             if done:
                 return job
-        if timeout is not None and loop.time() - started > timeout:
-            raise TimeoutError(f"job {job_id} did not settle within {timeout} s")
+        if timeout is not None and loop.time() - changed > timeout:
+            if job is None:
+                raise NoProgress(f"no job {job_id} after {timeout:g} s")
+            raise NoProgress(
+                f"job {job_id} made no progress for {timeout:g} s (status {job.status});"
+                " is a worker running? (--timeout waits longer)"
+            )
         await asyncio.sleep(poll)
 
 

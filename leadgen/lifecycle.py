@@ -6,6 +6,8 @@ sent again, since the earlier delivery may have stopped between its write and it
 
 import hashlib
 import uuid
+from dataclasses import dataclass, field
+from typing import Any
 
 from leadgen import constants as c
 from leadgen.jobs import Change, commit, make_event
@@ -20,6 +22,27 @@ from leadgen.store.base import Guard
 from leadgen.store.models import Job, JobRequest, OutboxEntry, utcnow
 
 JOB_ID_NAMESPACE = uuid.UUID("7d9c3d5e-2f61-4c1e-9a57-3b0c6a1e5f20")
+
+
+@dataclass
+class Verdict:
+    """What became of one command, filled in by the operation that applied or refused it: the
+    worker answers the command with it (``command.accepted`` / ``command.refused``)."""
+
+    accepted: bool = False
+    reason: str | None = None
+    status: str | None = None  # the job's status once the command was applied
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def accept(self, status: str | None = None, **detail: Any) -> None:
+        """The command was applied, or had been by an earlier delivery."""
+        self.accepted, self.reason, self.status = True, None, status
+        self.detail.update(detail)
+
+    def refuse(self, reason: str, **detail: Any) -> None:
+        """The command changed nothing, for ``reason``."""
+        self.accepted, self.reason = False, reason
+        self.detail.update(detail)
 
 
 def job_id_for(command: StartJob, message_id: str | None) -> str:
@@ -45,11 +68,14 @@ async def start_job(
     message_id: str | None,
     correlation_id: str | None,
     replay: bool = False,
+    verdict: Verdict | None = None,
 ) -> Job:
     """Create the job with its ``job.started`` event and its ``source`` task in the same write,
     then publish them; an existing ``job_id`` is left as it is (invariant 6). A ``replay``
     (a redelivery, or a retried copy) of the start that created it publishes what that
-    creation stored and may not have published (invariant 9)."""
+    creation stored and may not have published (invariant 9). ``verdict`` receives what
+    became of the command: a job id another customer's job holds is refused."""
+    verdict = verdict or Verdict()
     now = utcnow()
     request = JobRequest(
         query=command.query,
@@ -78,11 +104,17 @@ async def start_job(
             "job_started", job_id=job.id, customer_id=job.customer_id, request=request.model_dump()
         )
         await services.publisher.flush(job)
+        verdict.accept(job.status)
         return job
     existing = await services.store.get_job(job.id)
     log.info("start_ignored_existing_job", job_id=job.id)
     if replay:
         await services.publisher.flush(existing)
+    if existing is not None and existing.customer_id != command.customer_id:
+        refused("start", "job id already used", job_id=job.id)
+        verdict.refuse("job id already used")
+    else:
+        verdict.accept((existing or job).status, already=True)
     return existing or job
 
 
@@ -98,6 +130,7 @@ async def resume_job(
     message_id: str | None = None,
     correlation_id: str | None = None,
     replay: bool = False,
+    verdict: Verdict | None = None,
 ) -> Job | None:
     """Resume a paused job under a new run if its credits now suffice; the resumed job.
 
@@ -105,21 +138,31 @@ async def resume_job(
     the pause and the paused run, so two resumes cannot both relaunch it. A resume is
     recognised as applied by its message id, or, without one, by the paused run it resumed:
     ``replay`` (a redelivery or a retried copy) finding the job resumed and not paused again is
-    that resume again, and only publishes what it stored (invariant 6)."""
+    that resume again, and only publishes what it stored (invariant 6). ``verdict`` receives
+    what became of the command."""
+    verdict = verdict or Verdict()
     applied = message_id is not None and message_id in job.command_ids
     rerun = replay and job.resumed_from is not None and job.status != "paused_for_upgrade"
     if applied or rerun:
         log.info("resume_already_applied", job_id=job.id)
         if replay:
             await services.publisher.flush(job)
+        verdict.accept(job.status, already=True)
         return None
     if job.status != "paused_for_upgrade" or job.billing_block is None:
         await _refuse_resume(services, job, f"job is {job.status}", correlation_id)
+        verdict.refuse(f"job is {job.status}")
         return None
     block = job.billing_block
     available = (await services.store.balances(job.customer_id)).get(block.feature_id, 0)
     if available < block.required:
         await _refuse_short(services, job, available, correlation_id)
+        verdict.refuse(
+            "insufficient_credits",
+            feature_id=block.feature_id,
+            required=block.required,
+            available=available,
+        )
         return None
     now = utcnow()
     keys = [resume_key(job.workflow_id), *([message_id] if message_id else [])]
@@ -171,7 +214,9 @@ async def resume_job(
         decide,
     )
     if after is None:
+        verdict.refuse("job changed while resuming: it is no longer this pause")
         return None
+    verdict.accept(after.status, workflow_id=after.workflow_id)
     services.metrics.resumes.labels("resumed").inc()
     log.info(
         "job_resumed",
@@ -244,9 +289,11 @@ async def cancel_job(
     *,
     correlation_id: str | None = None,
     replay: bool = False,
+    verdict: Verdict | None = None,
 ) -> Job | None:
     """Cancel a running or paused job; the run's completion, stored in the same write, makes
-    the completion actor announce it."""
+    the completion actor announce it. ``verdict`` receives what became of the command."""
+    verdict = verdict or Verdict()
     after, latest = await commit(
         services,
         job,
@@ -271,6 +318,11 @@ async def cancel_job(
     current = after or latest
     if after is None and current is not None and not (replay and current.status == "cancelled"):
         refused("cancel", f"job is {current.status}", job_id=job.id)
+        verdict.refuse(f"job is {current.status}")
+    elif current is not None:
+        verdict.accept(current.status, already=after is None)
+    else:
+        verdict.refuse("unknown job for this customer")
     return after
 
 
@@ -279,11 +331,14 @@ async def grant_credits(
     command: GrantCredits,
     *,
     correlation_id: str | None = None,
+    verdict: Verdict | None = None,
 ) -> None:
     """Top up a balance once per ``grant_id``; with ``auto_resume``, resume paused jobs.
 
     The resumes are tried on every delivery, a repeated one included: each is guarded by its
-    pause, so a job is resumed once, and a delivery that stopped halfway finishes the work."""
+    pause, so a job is resumed once, and a delivery that stopped halfway finishes the work.
+    ``verdict`` receives the balance after and the jobs this delivery resumed."""
+    verdict = verdict or Verdict()
     movement = await services.store.move_credits(
         command.customer_id, command.feature_id, command.amount, f"grant:{command.grant_id}"
     )
@@ -295,6 +350,9 @@ async def grant_credits(
         grant_id=command.grant_id,
         balance=movement.balance,
     )
+    resumed: list[str] = []
     if command.auto_resume:
         for job in await services.store.paused_jobs(command.customer_id, command.feature_id):
-            await resume_job(services, job, correlation_id=correlation_id)
+            if await resume_job(services, job, correlation_id=correlation_id) is not None:
+                resumed.append(job.id)
+    verdict.accept(balance=movement.balance, resumed_jobs=resumed, already=not movement.applied)

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from leadgen import constants as c
+from leadgen.messages.answers import ANSWERS
 from leadgen.messages.commands import CancelJob, GrantCredits, ResumeJob, StartJob
 from leadgen.messages.events import EVENTS
 
@@ -28,8 +29,12 @@ COMMANDS: dict[str, type[BaseModel]] = {
     c.GRANT_KEY: GrantCredits,
 }
 
-# Routing key -> model of the events leadgen publishes (contract section 4).
-EVENT_MODELS: dict[str, type[BaseModel]] = {event.ROUTING_KEY: event for event in EVENTS}
+# Routing key -> model of the events leadgen publishes (contract section 4), and of the
+# answers to commands (contract section 2).
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    **{event.ROUTING_KEY: event for event in EVENTS},
+    **{answer.ROUTING_KEY: answer for answer in ANSWERS},
+}
 
 # A body another service could send for each command: published in the AsyncAPI document, and
 # checked against the schemas and the models by the tests.

@@ -1,6 +1,7 @@
 """The ``leadgen`` command line as people and scripts use it: a ``leadgen worker`` process
 on the real services, driven by ``start``/``resume``/``status``/``credits`` processes."""
 
+import asyncio
 import json
 import os
 import signal
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from leadgen import constants as c
+from leadgen.broker.amqp import AmqpBroker
 from tests.services import database_name
 
 LEADGEN = [sys.executable, "-m", "leadgen"]
@@ -202,3 +205,82 @@ def test_worker_and_commands_end_to_end(
     paused = next(line for line in lines if line["event"] == "job_paused_for_billing")
     assert paused["job_id"] == "cli-job" and paused["customer_id"] == "acme"
     assert paused["timestamp"].endswith("Z") and paused["level"] == "warning"
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single line a failed command printed on stderr."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_commands_say_what_the_worker_made_of_them(
+    worker: subprocess.Popen[bytes], service_env: dict[str, str]
+) -> None:
+    """start, resume, cancel and credits grant wait for the worker's answer: a refusal is one
+    line with its reason and exit 5; a grant says the balance and the jobs it resumed, and a
+    repeated grant that it was applied before."""
+    env = service_env
+    unknown = leadgen("resume", "no-such-job", "--customer", "acme", "--follow", env=env)
+    assert unknown.returncode == 5
+    assert one_line(unknown) == (
+        "leadgen: resume of job no-such-job refused: unknown job for this customer"
+    )
+    started = leadgen("start", "--customer", "acme", "--query", "q", "--job-id", "cli-r", env=env)
+    assert (started.returncode, started.stdout.strip()) == (0, "job cli-r started")
+    paused = leadgen("resume", "cli-r", "--customer", "acme", "--follow", env=env)
+    while paused.returncode == 5 and "is running" in paused.stderr:  # not paused yet
+        time.sleep(0.2)
+        paused = leadgen("resume", "cli-r", "--customer", "acme", env=env)
+    assert paused.returncode == 5
+    assert one_line(paused) == (
+        "leadgen: resume of job cli-r refused: insufficient_credits"
+        " (lead_discovery: 1 needed, 0 available)"
+    )
+    foreign = leadgen("cancel", "cli-r", "--customer", "mallory", env=env)
+    assert foreign.returncode == 5 and "unknown job for this customer" in one_line(foreign)
+
+    grant = ["credits", "grant", "acme", "lead_discovery", "1", "--grant-id", "g-cli"]
+    granted = leadgen(*grant, env=env)
+    assert granted.returncode == 0, granted.stderr
+    assert granted.stdout.splitlines() == [
+        "grant g-cli applied: acme has 1 lead_discovery",
+        "resumed: cli-r",
+    ]
+    again = leadgen(*grant, env=env)
+    assert again.returncode == 0
+    assert again.stdout.startswith("grant g-cli was already applied: acme has")
+
+    cancelled = leadgen("cancel", "cli-r", "--customer", "acme", "--reason", "done", env=env)
+    assert (cancelled.returncode, cancelled.stdout.strip()) == (0, "job cli-r cancelled")
+    late = leadgen("resume", "cli-r", "--customer", "acme", "--follow", env=env)
+    assert late.returncode == 5 and one_line(late).endswith("refused: job is cancelled")
+    sent = leadgen("cancel", "cli-r", "--customer", "acme", "--no-wait", env=env)
+    assert (sent.returncode, sent.stdout.strip()) == (0, "cancel of job cli-r sent")
+
+
+def test_a_command_nobody_consumes_is_not_sent(service_env: dict[str, str]) -> None:
+    """With no worker on the commands queue, start, resume, cancel and grant say so in one
+    line, exit 6, and publish nothing that a worker started later would apply."""
+    env = service_env
+    for args in (
+        ["start", "--customer", "acme", "--query", "q", "--job-id", "lonely", "--no-wait"],
+        ["resume", "lonely", "--customer", "acme"],
+        ["cancel", "lonely", "--customer", "acme"],
+        ["credits", "grant", "acme", "lead_discovery", "5"],
+    ):
+        result = leadgen(*args, env=env)
+        assert result.returncode == 6, (args, result.stderr)
+        assert "no worker consumes leadgen.commands" in one_line(result)
+        assert "nothing was sent" in result.stderr
+    assert asyncio.run(commands_waiting(env["LEADGEN_AMQP_URL"])) == 0
+
+
+async def commands_waiting(amqp_url: str) -> int:
+    """Messages waiting in the commands queue."""
+    broker = AmqpBroker(amqp_url)
+    await broker.connect()
+    try:
+        return await broker.message_count(c.COMMANDS_QUEUE)
+    finally:
+        await broker.close()

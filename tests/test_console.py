@@ -18,7 +18,7 @@ from leadgen.console import (
     show_status,
 )
 from leadgen.display import Dossiers, progress_view
-from leadgen.follow import follow
+from leadgen.follow import NoProgress, follow
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.store.base import Guard
 from leadgen.store.memory import MemoryStore
@@ -356,3 +356,34 @@ def test_make_console_follows_the_stream(terminal_out: bool) -> None:
             return terminal_out
 
     assert make_console(Stream()).is_terminal is terminal_out
+
+
+async def test_follow_ends_when_the_job_makes_no_progress() -> None:
+    """A running job that does not change for ``timeout`` ends the follow with NoProgress,
+    while a job that keeps changing is followed past that time until it settles."""
+    store = MemoryStore()
+    running = paused_job().model_copy(
+        update={"status": "running", "workflow_status": "running", "billing_block": None}
+    )
+    await store.insert_job(running)
+    with pytest.raises(NoProgress, match=re.escape("job-1 made no progress for 0.3 s")):
+        await follow(store, "job-1", io.StringIO(), poll=0.01, timeout=0.3)
+
+    async def progress() -> None:
+        for _ in range(8):
+            await asyncio.sleep(0.1)
+            await store.update_job("job-1", Guard(), {"redrives": 0})
+        await store.update_job(
+            "job-1", Guard(), {"status": "completed", "workflow_status": "completed"}
+        )
+
+    moving = asyncio.create_task(progress())
+    job = await follow(store, "job-1", io.StringIO(), poll=0.01, timeout=0.3)
+    await moving
+    assert job.status == "completed"
+
+
+async def test_follow_of_a_job_that_never_appears_ends() -> None:
+    """Following a job id nobody created ends with NoProgress naming the job."""
+    with pytest.raises(NoProgress, match=re.escape("no job ghost after 0.2 s")):
+        await follow(MemoryStore(), "ghost", io.StringIO(), poll=0.01, timeout=0.2)

@@ -16,8 +16,8 @@ CUSTOMER = "acme"
 
 
 async def watch_events(harness: Harness) -> str:
-    """A queue bound to every event; its name."""
-    return await harness.client.bind_queue(c.EVENTS_EXCHANGE, "#")  # type: ignore[attr-defined,no-any-return]
+    """A queue bound to every job event (not the command answers); its name."""
+    return await harness.client.bind_queue(c.EVENTS_EXCHANGE, "job.#")  # type: ignore[attr-defined,no-any-return]
 
 
 async def drain(harness: Harness, queue: str, until: str) -> list[dict[str, Any]]:
@@ -173,3 +173,79 @@ async def test_failure_quoting_the_pause_marker_fails_the_job() -> None:
     assert job.status == "failed" and job.billing_block is None
     assert job.error is not None and job.error.name == "ProviderError"
     assert job.phase(c.SOURCE).status == "failed"
+
+
+async def answer_to(harness: Harness, queue: str, message_id: str) -> dict[str, Any]:
+    """The answer to the command published with ``message_id``, from ``queue``."""
+    while True:
+        delivery = await harness.client.get(queue, timeout=20)  # type: ignore[attr-defined]
+        assert delivery is not None, f"no answer to {message_id}"
+        await delivery.ack()
+        body: dict[str, Any] = json.loads(delivery.body)
+        if body["message_id"] == message_id:
+            assert delivery.correlation_id == body["correlation_id"] == f"corr-{message_id}"
+            return body
+
+
+async def test_every_command_is_answered_with_its_correlation_id(backends: Backends) -> None:
+    """Each command gets one answer on leadgen.events: accepted with the job's status (a
+    repeated start too), the balance and the jobs a grant resumed, or refused with a reason
+    (unknown job, another customer's job, a completed job, short credits, a taken job id)."""
+    async with running(backends.store, backends.broker, backends.client) as harness:
+        answers = await harness.client.bind_queue(c.EVENTS_EXCHANGE, "command.*")  # type: ignore[attr-defined]
+        start = {"type": "leadgen.start.v1", "customer_id": CUSTOMER, "job_id": "job-a"}
+        start_id = await harness.command(c.START_KEY, {**start, "query": "dentists"})
+        started = await answer_to(harness, answers, start_id)
+        await harness.job_until("job-a", lambda job: job.status == "paused_for_upgrade")
+        again = await answer_to(
+            harness, answers, await harness.command(c.START_KEY, {**start, "query": "x"})
+        )
+        taken = await answer_to(
+            harness,
+            answers,
+            await harness.command(c.START_KEY, {**start, "customer_id": "eve", "query": "x"}),
+        )
+        resume = {"type": "leadgen.resume.v1", "customer_id": CUSTOMER, "job_id": "job-a"}
+        short = await answer_to(harness, answers, await harness.command(c.RESUME_KEY, resume))
+        unknown = await answer_to(
+            harness,
+            answers,
+            await harness.command(c.RESUME_KEY, {**resume, "job_id": "no-such-job"}),
+        )
+        cancel = {"type": "leadgen.cancel.v1", "customer_id": "mallory", "job_id": "job-a"}
+        foreign = await answer_to(harness, answers, await harness.command(c.CANCEL_KEY, cancel))
+        grant = {
+            "type": "leadgen.credits.grant.v1",
+            "customer_id": CUSTOMER,
+            "feature_id": c.LEAD_DISCOVERY,
+            "amount": 1,
+            "grant_id": "g-1",
+        }
+        granted = await answer_to(harness, answers, await harness.command(c.GRANT_KEY, grant))
+        await harness.job_until(
+            "job-a", lambda job: job.runs == 2 and job.workflow_status != "running"
+        )
+        own = {**cancel, "customer_id": CUSTOMER}
+        cancelled = await answer_to(harness, answers, await harness.command(c.CANCEL_KEY, own))
+        later = await answer_to(harness, answers, await harness.command(c.RESUME_KEY, resume))
+
+    assert (started["type"], started["command"], started["job_id"]) == (
+        "leadgen.command.accepted.v1",
+        "start",
+        "job-a",
+    )
+    assert started["status"] == "running" and started["customer_id"] == CUSTOMER
+    assert again["type"] == "leadgen.command.accepted.v1" and again["job_id"] == "job-a"
+    assert (taken["type"], taken["reason"]) == ("leadgen.command.refused.v1", "job id already used")
+    assert (short["command"], short["reason"]) == ("resume", "insufficient_credits")
+    assert short["detail"] == {"feature_id": c.LEAD_DISCOVERY, "required": 1, "available": 0}
+    assert unknown["reason"] == foreign["reason"] == "unknown job for this customer"
+    assert (foreign["command"], foreign["job_id"]) == ("cancel", "job-a")
+    assert granted["type"] == "leadgen.command.accepted.v1"
+    assert (granted["command"], granted["balance"], granted["resumed_jobs"]) == (
+        "credits.grant",
+        1,  # the balance the grant left: the resumed run charges it later
+        ["job-a"],
+    )
+    assert (cancelled["type"], cancelled["status"]) == ("leadgen.command.accepted.v1", "cancelled")
+    assert (later["type"], later["reason"]) == ("leadgen.command.refused.v1", "job is cancelled")

@@ -13,6 +13,7 @@ from leadgen import constants as c
 from leadgen.actors.commands import TYPE_OF_KEY
 from leadgen.asyncapi import document, to_yaml
 from leadgen.errors import DecodeError
+from leadgen.messages.answers import ANSWERS, CommandAnswer
 from leadgen.messages.codec import decode
 from leadgen.messages.commands import COMMAND
 from leadgen.messages.events import EVENTS, JobEvent
@@ -32,6 +33,8 @@ EVENT_KEYS = {
     "job.completed",
     "job.failed",
     "job.cancelled",
+    "command.accepted",
+    "command.refused",
 }
 
 
@@ -130,12 +133,16 @@ def test_committed_schemas_are_up_to_date_with_the_models(tmp_path: Path) -> Non
 
 
 def test_every_public_message_has_an_identified_2020_12_schema() -> None:
-    """Four commands and seven events, each a draft 2020-12 schema with its $id and title."""
+    """Four commands, seven events and two command answers, each a draft 2020-12 schema with
+    its $id and title."""
     schemas = json_schemas()
 
-    expected = {*TYPE_OF_KEY.values(), *(event.model_fields["type"].default for event in EVENTS)}
+    expected = {
+        *TYPE_OF_KEY.values(),
+        *(event.model_fields["type"].default for event in (*EVENTS, *ANSWERS)),
+    }
     assert {schema["title"] for schema in schemas.values()} == expected
-    assert len(expected) == 11
+    assert len(expected) == 13
     for path, schema in schemas.items():
         assert schema["$schema"] == DIALECT
         assert schema["$id"].endswith(schema["title"])
@@ -201,6 +208,31 @@ def test_event_as_leadgen_publishes_it_validates(event: type[JobEvent]) -> None:
         "error": {"name": "ProviderError", "message": "down"},
     }
     body = event(**{name: fields[name] for name in event.model_fields if name in fields})
+    published = body.model_dump(mode="json")
+
+    assert validate(schema_of(body.type), published) == []
+    assert set(schema_of(body.type)["required"]) == set(published)
+
+
+@pytest.mark.parametrize("answer", ANSWERS, ids=lambda answer: answer.ROUTING_KEY)
+def test_command_answer_as_leadgen_publishes_it_validates(answer: type[CommandAnswer]) -> None:
+    """A command answer serialised by leadgen satisfies its schema, every field present."""
+    fields: dict[str, Any] = {
+        "command": "resume",
+        "customer_id": "cus-1",
+        "job_id": "job-1",
+        "message_id": "msg-1",
+        "correlation_id": "corr-1",
+        "user_id": "billing",
+        "app_id": "billing-service",
+        "at": datetime(2024, 5, 1, 12, 0, tzinfo=UTC),
+        "status": "running",
+        "balance": 3,
+        "resumed_jobs": ["job-1"],
+        "reason": "insufficient_credits",
+        "detail": {"feature_id": c.DOSSIER_RESEARCH, "required": 2, "available": 1},
+    }
+    body = answer(**{name: fields[name] for name in answer.model_fields if name in fields})
     published = body.model_dump(mode="json")
 
     assert validate(schema_of(body.type), published) == []
@@ -283,11 +315,11 @@ def _json_bytes(value: dict[str, Any]) -> bytes:
 
 
 async def test_schema_command_writes_what_write_schemas_writes(tmp_path: Path) -> None:
-    """``leadgen schema --out DIR`` writes the eleven schemas and the AsyncAPI document."""
+    """``leadgen schema --out DIR`` writes the thirteen schemas and the AsyncAPI document."""
     code, out, _ = await run_cli("schema", "--out", str(tmp_path / "docs"))
 
     assert code == 0
-    assert "12 files" in out
+    assert "14 files" in out
     written = files_under(tmp_path / "docs")
     assert written == {name: files_under(DOCS)[name] for name in written}
-    assert len(written) == 12
+    assert len(written) == 14

@@ -1,5 +1,9 @@
 """The commands actor: consumes ``leadgen.commands`` and applies start, resume, cancel and
-credit grants (contract section 2). A body that is not a valid command is dead-lettered."""
+credit grants (contract section 2), then answers each command on ``leadgen.events``
+(``command.accepted`` or ``command.refused``, with its correlation id). A body that is not a
+valid command is dead-lettered."""
+
+import hashlib
 
 import structlog
 
@@ -8,7 +12,15 @@ from leadgen.actors.base import Actor, bind_job
 from leadgen.broker.base import Delivery
 from leadgen.broker.headers import is_replay, original_routing_key
 from leadgen.errors import DecodeError
-from leadgen.lifecycle import cancel_job, grant_credits, refused, resume_job, start_job
+from leadgen.lifecycle import (
+    Verdict,
+    cancel_job,
+    grant_credits,
+    refused,
+    resume_job,
+    start_job,
+)
+from leadgen.messages.answers import CommandAccepted, CommandAnswer, CommandName, CommandRefused
 from leadgen.messages.codec import decode
 from leadgen.messages.commands import (
     COMMAND,
@@ -18,7 +30,15 @@ from leadgen.messages.commands import (
     ResumeJob,
     StartJob,
 )
-from leadgen.publisher import new_id
+from leadgen.publisher import entry, new_id
+from leadgen.store.models import utcnow
+
+NAME_OF_TYPE: dict[str, CommandName] = {
+    "leadgen.start.v1": "start",
+    "leadgen.resume.v1": "resume",
+    "leadgen.cancel.v1": "cancel",
+    "leadgen.credits.grant.v1": "credits.grant",
+}
 
 TYPE_OF_KEY = {
     c.START_KEY: "leadgen.start.v1",
@@ -52,27 +72,39 @@ class CommandsActor(Actor[Command]):
         structlog.contextvars.bind_contextvars(
             command=message.type, customer_id=message.customer_id, correlation_id=correlation_id
         )
+        verdict = Verdict()
+        job_id: str | None = getattr(message, "job_id", None)
         if isinstance(message, StartJob):
-            await start_job(
+            job = await start_job(
                 self.services,
                 message,
                 message_id=delivery.message_id,
                 correlation_id=correlation_id,
                 replay=is_replay(delivery),
+                verdict=verdict,
             )
+            job_id = job.id
         elif isinstance(message, GrantCredits):
-            await grant_credits(self.services, message, correlation_id=correlation_id)
+            await grant_credits(
+                self.services, message, correlation_id=correlation_id, verdict=verdict
+            )
         else:
-            await self._job_command(message, delivery, correlation_id)
+            await self._job_command(message, delivery, correlation_id, verdict)
+        await self._answer(message, delivery, correlation_id, job_id, verdict)
 
     async def _job_command(
-        self, message: ResumeJob | CancelJob, delivery: Delivery, correlation_id: str
+        self,
+        message: ResumeJob | CancelJob,
+        delivery: Delivery,
+        correlation_id: str,
+        verdict: Verdict,
     ) -> None:
         job = await self.services.store.get_job(message.job_id)
         kind = "resume" if isinstance(message, ResumeJob) else "cancel"
         if job is None or job.customer_id != message.customer_id:
             # Same answer for "unknown" and "not yours": nothing to learn about other jobs.
             refused(kind, "unknown job for this customer", job_id=message.job_id)
+            verdict.refuse("unknown job for this customer")
             return
         bind_job(job)
         if isinstance(message, ResumeJob):
@@ -82,6 +114,7 @@ class CommandsActor(Actor[Command]):
                 message_id=delivery.message_id,
                 correlation_id=correlation_id,
                 replay=is_replay(delivery),
+                verdict=verdict,
             )
         else:
             await cancel_job(
@@ -90,4 +123,54 @@ class CommandsActor(Actor[Command]):
                 message,
                 correlation_id=correlation_id,
                 replay=is_replay(delivery),
+                verdict=verdict,
             )
+
+    async def _answer(
+        self,
+        message: Command,
+        delivery: Delivery,
+        correlation_id: str,
+        job_id: str | None,
+        verdict: Verdict,
+    ) -> None:
+        """Publish the command's answer; a redelivered command answers again with the same
+        message id (its own, else one made from its body), so the caller sees one answer."""
+        common: dict[str, object] = {
+            "command": NAME_OF_TYPE[message.type],
+            "customer_id": message.customer_id,
+            "job_id": job_id,
+            "message_id": delivery.message_id,
+            "correlation_id": correlation_id,
+            "user_id": getattr(delivery, "user_id", None),
+            "app_id": delivery.app_id,
+            "at": utcnow(),
+        }
+        answer: CommandAnswer
+        if verdict.accepted:
+            answer = CommandAccepted(
+                **common,
+                status=verdict.status,
+                already=bool(verdict.detail.get("already", False)),
+                balance=verdict.detail.get("balance"),
+                resumed_jobs=verdict.detail.get("resumed_jobs", []),
+            )
+        else:
+            answer = CommandRefused(
+                **common, reason=verdict.reason or "refused", detail=verdict.detail
+            )
+        await self.services.publisher.send(
+            entry(
+                c.EVENTS_EXCHANGE,
+                answer.ROUTING_KEY,
+                answer,
+                message_id=f"answer:{delivery.message_id or _digest(delivery.body)}",
+                correlation_id=correlation_id,
+                mandatory=False,
+            )
+        )
+
+
+def _digest(body: bytes) -> str:
+    """A message id for what a command without one causes: the same for every copy."""
+    return hashlib.sha256(body).hexdigest()[:32]

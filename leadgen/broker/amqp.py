@@ -313,6 +313,13 @@ class AmqpBroker:
                 amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
         return int(amqp_queue.declaration_result.message_count or 0)
 
+    async def consumer_count(self, queue: str) -> int:
+        """Number of consumers of ``queue`` (workers listening to it)."""
+        async with self._throwaway() as channel:
+            with translated():
+                amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
+        return int(amqp_queue.declaration_result.consumer_count or 0)
+
     async def bind_queue(self, exchange: str, routing_key: str = "#") -> str:
         """Declare a queue bound to ``exchange``, exclusive to this connection; returns its name.
 

@@ -28,6 +28,8 @@ class AmqpDelivery:
         self.timestamp = message.timestamp
         self.content_type = message.content_type
         self.app_id = message.app_id
+        # Set by the publisher; RabbitMQ refuses a user_id other than the connection's user.
+        self.user_id = message.user_id
         # Published with delivery_mode=2: the message survives a broker restart.
         self.persistent = message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
 

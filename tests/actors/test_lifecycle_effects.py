@@ -22,7 +22,17 @@ from tests.actors.conftest import Rig, job_at, pause, same_state
 
 
 def events(rig: Rig) -> list[dict[str, Any]]:
-    """Bodies of the events published so far, with their AMQP message id and correlation id."""
+    """Bodies of the job events published so far, with their AMQP message id and correlation
+    id (command answers are in ``answers``)."""
+    return [e for e in published(rig) if e["type"].startswith("leadgen.job.")]
+
+
+def answers(rig: Rig) -> list[dict[str, Any]]:
+    """Bodies of the command answers published so far, with their AMQP ids."""
+    return [e for e in published(rig) if e["type"].startswith("leadgen.command.")]
+
+
+def published(rig: Rig) -> list[dict[str, Any]]:
     return [
         {**json.loads(m.body), "_message_id": m.message_id, "_correlation_id": m.correlation_id}
         for m in rig.broker.messages(rig.events)

@@ -59,7 +59,9 @@ async def check_books(rig: Rig, scenario: Scenario) -> list[str]:
     problems += await pending_keys(store)
     ids: dict[tuple[str, str], set[str]] = {}
     for event in rig.events():
-        ids.setdefault((event["type"], event["workflow_id"]), set()).add(event["message_id"])
+        # A job event is one per run and type; a command answer one per command.
+        about = event.get("workflow_id") or event["correlation_id"]
+        ids.setdefault((event["type"], about), set()).add(event["amqp_id"])
     problems += [f"{key} published under ids {v}" for key, v in ids.items() if len(v) > 1]
     return problems
 

@@ -160,10 +160,10 @@ class Rig:
             await asyncio.sleep(0.01)
 
     def events(self) -> list[dict[str, Any]]:
-        """Every event published so far, as (type, workflow_id, message_id, body)."""
+        """Every event published so far: its body, with its AMQP message id as ``amqp_id``."""
         live = self.broker.messages(self.events_queue) if self.events_queue else []
         stored = [*getattr(self, "kept_events", []), *live]
-        return [{"message_id": m.message_id, **json.loads(m.body)} for m in stored]
+        return [{**json.loads(m.body), "amqp_id": m.message_id} for m in stored]
 
     async def stop(self) -> None:
         """Stop the worker, keeping the events published so far."""
