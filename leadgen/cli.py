@@ -18,6 +18,7 @@ from leadgen.cli_answers import DEFAULT_TIMEOUT, EXIT_NO_ANSWER, NoAnswer
 from leadgen.cli_ops import add_parsers
 from leadgen.constants import FEATURES
 from leadgen.errors import BrokerUnavailable, LeadgenError, StoreUnavailable
+from leadgen.leads_export import FORMATS
 from leadgen.log import configure_logging, log
 from leadgen.settings import Settings
 
@@ -112,6 +113,16 @@ def _answer_options(parser: argparse.ArgumentParser, *, follows: bool = False) -
     )
 
 
+def _format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="how to print the leads: table for people (default), json, jsonl or csv for"
+        " files and pipes (progress then goes to stderr)",
+    )
+
+
 def positive_seconds(text: str) -> float:
     """A number of seconds greater than zero."""
     try:
@@ -155,6 +166,10 @@ def build_parser() -> Parser:
     status.add_argument("job_id", metavar="JOB")
     status.add_argument("--json", action="store_true")
 
+    leads = sub.add_parser("leads", parents=[parent], help="show a job's leads and dossiers")
+    leads.add_argument("job_id", metavar="JOB")
+    _format_option(leads)
+
     credits = sub.add_parser("credits", help="top up or show credit balances")
     credits_sub = credits.add_subparsers(dest="credits_command", required=True, parser_class=Parser)
     grant = credits_sub.add_parser("grant", parents=[parent], help="top up a balance")
@@ -170,6 +185,7 @@ def build_parser() -> Parser:
     run = sub.add_parser("run", parents=[parent], help="run one job in-process (no services)")
     _job_options(run)
     run.add_argument("--credits", type=credit, action="append", metavar="FEATURE=N")
+    _format_option(run)
     bench = sub.add_parser(
         "bench", parents=[parent], help="measure leadgen against a plain aio-pika chain"
     )

@@ -15,8 +15,9 @@ from leadgen.backends import mongo_store
 from leadgen.broker.base import Broker
 from leadgen.cli_answers import EXIT_REFUSED, Answer, send_and_wait
 from leadgen.cli_ops import run_ops
-from leadgen.console import make_console, show_credits, show_leads, show_status
+from leadgen.console import make_console, show_credits, show_status
 from leadgen.follow import exit_code, follow, job_json
+from leadgen.leads_export import write_leads
 from leadgen.log import configure_logging
 from leadgen.messages.commands import CancelJob, GrantCredits, ResumeJob, StartJob
 from leadgen.publisher import new_id, send_command
@@ -62,9 +63,13 @@ async def run_command(
             mongodb=args.mongodb,
         )
         return await run_bench(settings, plan, out or sys.stdout, args.json)
-    console = make_console(out or sys.stdout)
+    machine = getattr(args, "format", "table") != "table"
+    # Progress is for people: beside a machine-readable format it goes to stderr.
+    console = make_console(sys.stderr if machine and out is None else (out or sys.stdout))
     if args.command == "run":
-        return await run_embedded(args, settings, console)
+        return await run_embedded(args, settings, console, out or sys.stdout)
+    if args.command == "leads":
+        return await leads_command(args, settings, console, out or sys.stdout)
     if args.command == "start":
         return await start_cli(args, settings, console)
     if args.command == "resume":
@@ -212,7 +217,23 @@ async def _maybe_follow(
         return exit_code(await follow(store, job_id, console, poll=0.5, timeout=args.timeout))
 
 
-async def run_embedded(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+async def leads_command(
+    args: argparse.Namespace, settings: Settings, console: Console, out: TextIO
+) -> int:
+    """Print the job's leads and dossiers; exit 2 when there is no such job."""
+    async with opened_store(settings) as store:
+        job = await store.get_job(args.job_id)
+        leads = await store.leads(args.job_id) if job is not None else []
+    if job is None:
+        print(f"leadgen: error: no job {args.job_id}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    write_leads(leads, args.format, out, console)
+    return 0
+
+
+async def run_embedded(
+    args: argparse.Namespace, settings: Settings, console: Console, out: TextIO
+) -> int:
     """Run one job in this process on the in-process broker and store."""
     from leadgen.broker.memory import MemoryBroker
     from leadgen.store.memory import MemoryStore
@@ -239,7 +260,7 @@ async def run_embedded(args: argparse.Namespace, settings: Settings, console: Co
         )
         await _send_embedded(broker, c.START_KEY, command)
         job = await follow(store, str(command.job_id), console, poll=0.05, rerun=credits)
-        show_leads(console, await store.leads(job.id))
+        write_leads(await store.leads(job.id), args.format, out, console)
         return exit_code(job)
     finally:
         await worker.stop(grace=5.0)
