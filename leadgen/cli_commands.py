@@ -254,10 +254,11 @@ async def run_embedded(
                 await store.move_credits(
                     command.customer_id, feature, amount, f"grant:run:{feature}"
                 )
-        console.out(
-            f"job {command.job_id}: {command.query!r}"
-            + (f" in {command.location}" if command.location else "")
-        )
+        if not console.is_terminal:  # on a terminal the live view's headline says it
+            console.out(
+                f"job {command.job_id}: {command.query!r}"
+                + (f" in {command.location}" if command.location else "")
+            )
         await _send_embedded(broker, c.START_KEY, command)
         job = await follow(store, str(command.job_id), console, poll=0.05, rerun=credits)
         write_leads(await store.leads(job.id), args.format, out, console)

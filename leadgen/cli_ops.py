@@ -16,7 +16,7 @@ from leadgen.dead_letters import DeadLetter, DeadLetterBroker, list_dead, purge,
 from leadgen.schema import write_schemas
 from leadgen.settings import Settings
 
-EXIT_NOT_FOUND = 1
+EXIT_NOT_FOUND = 2  # as `leadgen status` of an unknown job
 EXIT_USAGE = 2
 
 
@@ -27,22 +27,30 @@ def add_parsers(
     schema = subparsers.add_parser(
         "schema", help="write the JSON Schemas and the AsyncAPI document of the contract"
     )
-    schema.add_argument("--out", type=Path, required=True, metavar="DIR")
+    schema.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="where to write them (docs/)"
+    )
 
     dead = subparsers.add_parser("dead", help=f"inspect, replay or purge {c.DEAD_LETTER_QUEUE}")
     # The parent's class keeps errors to one line (leadgen.cli.Parser) at every level.
-    dead_sub = dead.add_subparsers(dest="dead_command", required=True, parser_class=type(parent))
+    dead_sub = dead.add_subparsers(
+        dest="dead_command", required=True, parser_class=type(parent), metavar="list|replay|purge"
+    )
     listing = dead_sub.add_parser("list", parents=[parent], help="show dead letters, kept")
-    listing.add_argument("--limit", type=_positive, default=20, metavar="N")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument(
+        "--limit", type=_positive, default=20, metavar="N", help="show at most N (default 20)"
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
     again = dead_sub.add_parser(
         "replay", parents=[parent], help="republish dead letters where they came from"
     )
     which = again.add_mutually_exclusive_group(required=True)
-    which.add_argument("message_id", nargs="?", metavar="MESSAGE_ID")
-    which.add_argument("--all", dest="every", action="store_true")
+    which.add_argument(
+        "message_id", nargs="?", metavar="MESSAGE_ID", help="the dead letter to replay"
+    )
+    which.add_argument("--all", dest="every", action="store_true", help="replay every one")
     drop = dead_sub.add_parser("purge", parents=[parent], help="drop every dead letter")
-    drop.add_argument("--yes", action="store_true", help="confirm")
+    drop.add_argument("--yes", action="store_true", help="confirm: purged letters are gone")
 
 
 async def run_ops(

@@ -16,15 +16,18 @@ from leadgen.display import (
     credits_table,
     detail_text,
     error_text,
+    interrupted_phase,
     leads_table,
     outcome,
     pause_panel,
+    shown_status,
+    standing_block,
     status_view,
 )
 from leadgen.store.models import BillingBlock, Job, Lead, PhaseState
 
-RESUME_NOTE = "To continue, top up then resume:"
-RERUN_NOTE = "A run cannot be resumed once it exits; run it again with the credits it lacked:"
+RESUME_NOTE = "To continue, top up: the grant resumes the job by itself."
+RERUN_NOTE = "A run cannot be resumed once it exits; run it again with the credits it needs:"
 
 
 def make_console(out: IO[str]) -> Console:
@@ -41,32 +44,34 @@ def shortfall(block: BillingBlock) -> int:
 def resume_commands(
     job: Job, block: BillingBlock, rerun: Mapping[str, int] | None = None
 ) -> list[str]:
-    """The exact commands that take ``job`` past ``block``, in order.
+    """The exact command that takes ``job`` past ``block``.
 
-    A job of the worker is topped up, then resumed. ``rerun`` holds the credits a job of
-    ``leadgen run`` was given: its process is gone once it exits, so the advice is the same
-    run again, with the missing credits added to the ones it had."""
+    A job of the worker is topped up: the grant resumes it (its ``auto_resume``). ``rerun``
+    holds the credits a job of ``leadgen run`` was given: its process is gone once it exits,
+    so the advice is the same run again, with at least what the whole request needs."""
     customer = shlex.quote(job.customer_id)
     if rerun is None:
-        return [
-            f"leadgen credits grant {customer} {block.feature_id} {shortfall(block)}",
-            f"leadgen resume {shlex.quote(job.id)} --customer {customer}",
-        ]
-    credits = {**rerun, block.feature_id: rerun.get(block.feature_id, 0) + shortfall(block)}
+        return [f"leadgen credits grant {customer} {block.feature_id} {shortfall(block)}"]
     request = job.request
+    needs = {c.LEAD_DISCOVERY: 1, c.DOSSIER_RESEARCH: request.max_dossiers}
+    credits = {feature: max(rerun.get(feature, 0), needs[feature]) for feature in c.FEATURES}
+    credits[block.feature_id] = max(
+        credits[block.feature_id], rerun.get(block.feature_id, 0) + shortfall(block)
+    )
     words = ["leadgen", "run", "--customer", job.customer_id, "--query", request.query]
     if request.location:
         words += ["--location", request.location]
     words += ["--max-leads", str(request.max_leads), "--max-dossiers", str(request.max_dossiers)]
     for feature in c.FEATURES:
-        if feature in credits:
+        if credits[feature]:
             words += ["--credits", f"{feature}={credits[feature]}"]
     return [shlex.join(words)]
 
 
-def phase_line(phase: PhaseState) -> str:
-    """One phase as a plain line: name, state, detail."""
-    return f"  {phase.name:<17} {phase.status:<24} {detail_text(phase.detail)}".rstrip()
+def phase_line(job: Job, phase: PhaseState) -> str:
+    """One phase of ``job`` as a plain line: name, state, detail."""
+    status = shown_status(job, phase)
+    return f"  {phase.name:<17} {status:<24} {detail_text(phase.detail)}".rstrip()
 
 
 def summary_line(job: Job, rerun: Mapping[str, int] | None = None) -> str:
@@ -76,20 +81,32 @@ def summary_line(job: Job, rerun: Mapping[str, int] | None = None) -> str:
         f"job {job.id}: {job.status} (run {job.runs}; {counts.leads} leads, "
         f"{counts.dossiers_done} dossiers, {counts.dossiers_failed} failed)"
     ]
-    block = job.billing_block
+    block = standing_block(job)
     if block is not None:
         lines.append(
             f"  paused in {block.phase}: {block.feature_id} needs {block.required}, "
             f"{block.available} available"
         )
-        commands = resume_commands(job, block, rerun)
+        [command] = resume_commands(job, block, rerun)
         if rerun is None:
-            lines += [f"  top up: {commands[0]}", f"  then:   {commands[1]}"]
+            lines.append(f"  top up (the grant resumes the job): {command}")
         else:
-            lines += [f"  {RERUN_NOTE}", f"  {commands[0]}"]
+            lines += [f"  {RERUN_NOTE}", f"  {command}"]
+    cancelled = cancel_text(job)
+    if cancelled is not None:
+        lines.append(f"  {cancelled}")
     if job.error is not None:
         lines.append(f"  error: {job.error.name}: {job.error.message}")
     return "\n".join(lines)
+
+
+def cancel_text(job: Job) -> str | None:
+    """For a cancelled job: where it stopped, and why, if its owner said."""
+    if job.status != "cancelled":
+        return None
+    where = interrupted_phase(job)
+    text = "cancelled" + (f" in {where}" if where else "")
+    return text + (f": {job.cancel_reason}" if job.cancel_reason else " (no reason given)")
 
 
 def show_outcome(console: Console, job: Job, rerun: Mapping[str, int] | None = None) -> None:
@@ -98,10 +115,13 @@ def show_outcome(console: Console, job: Job, rerun: Mapping[str, int] | None = N
         console.out(summary_line(job, rerun))
         return
     console.print(outcome(job))
-    if job.billing_block is not None:
+    block = standing_block(job)
+    if block is not None:
         note = RESUME_NOTE if rerun is None else RERUN_NOTE
-        commands = resume_commands(job, job.billing_block, rerun)
-        console.print(pause_panel(job.billing_block, note, commands))
+        console.print(pause_panel(block, note, resume_commands(job, block, rerun)))
+    cancelled = cancel_text(job)
+    if cancelled is not None:
+        console.print(cancelled, style="red")
     error = error_text(job)
     if error is not None:
         console.print(error)
@@ -111,9 +131,12 @@ def show_status(console: Console, job: Job) -> None:
     """A readable summary of the job, its phases, counts, pause and error."""
     if console.is_terminal:
         console.print(status_view(job))
-        if job.billing_block is not None:
-            commands = resume_commands(job, job.billing_block)
-            console.print(pause_panel(job.billing_block, RESUME_NOTE, commands))
+        block = standing_block(job)
+        if block is not None:
+            console.print(pause_panel(block, RESUME_NOTE, resume_commands(job, block)))
+        cancelled = cancel_text(job)
+        if cancelled is not None:
+            console.print(cancelled, style="red")
         error = error_text(job)
         if error is not None:
             console.print(error)
@@ -123,7 +146,7 @@ def show_status(console: Console, job: Job) -> None:
     console.out(f"job {job.id} for {job.customer_id}: {request.query!r}{where}")
     console.out(f"  status {job.status}, workflow {job.workflow_status} ({job.workflow_id})")
     for phase in job.phases:
-        console.out(phase_line(phase))
+        console.out(phase_line(job, phase))
     console.out(summary_line(job))
 
 

@@ -26,6 +26,7 @@ PHASE_STYLES = {
     "completed_with_failures": "yellow",
     "paused": "yellow",
     "failed": "red",
+    "interrupted": "red",
 }
 JOB_STYLES = {
     "running": "cyan",
@@ -41,6 +42,7 @@ MARKS = {
     "completed_with_failures": "✓",
     "paused": "⏸",
     "failed": "✗",
+    "interrupted": "✗",
 }
 BAR_WIDTH = 30
 
@@ -85,11 +87,35 @@ def dossier_bar(dossiers: Dossiers) -> Table:
     return row
 
 
-def phase_mark(phase: PhaseState, spinner: Spinner | None) -> RenderableType:
+def shown_status(job: Job, phase: PhaseState) -> str:
+    """The phase's state as people should read it: the phase a cancel stopped is
+    ``interrupted``, not still running or paused."""
+    if job.status == "cancelled" and phase.status in ("running", "paused"):
+        return "interrupted"
+    return phase.status
+
+
+def interrupted_phase(job: Job) -> str | None:
+    """The phase a cancel stopped, if the job was cancelled while one ran or was paused."""
+    return next((p.name for p in job.phases if shown_status(job, p) == "interrupted"), None)
+
+
+def standing_block(job: Job) -> BillingBlock | None:
+    """The billing block, while the job is paused by it (a cancelled job keeps its last)."""
+    return job.billing_block if job.status == "paused_for_upgrade" else None
+
+
+def phase_mark(job: Job, phase: PhaseState, spinner: Spinner | None) -> RenderableType:
     """The spinner for the running phase of a moving job, else a mark of the phase's state."""
-    if phase.status == "running" and spinner is not None:
+    status = shown_status(job, phase)
+    if status == "running" and spinner is not None:
         return spinner
-    return Text(MARKS[phase.status], style=PHASE_STYLES[phase.status])
+    return Text(MARKS[status], style=PHASE_STYLES[status])
+
+
+def _state(job: Job, phase: PhaseState) -> Text:
+    status = shown_status(job, phase)
+    return Text(status, style=PHASE_STYLES[status])
 
 
 def progress_view(job: Job, dossiers: Dossiers, spinner: Spinner | None) -> Group:
@@ -102,9 +128,9 @@ def progress_view(job: Job, dossiers: Dossiers, spinner: Spinner | None) -> Grou
         if phase.name == c.GENERATE_DOSSIER and dossiers.queued and phase.status != "pending":
             detail = dossier_bar(dossiers)
         phases.add_row(
-            phase_mark(phase, spinner),
+            phase_mark(job, phase, spinner),
             Text(phase.name, style="bold"),
-            Text(phase.status, style=PHASE_STYLES[phase.status]),
+            _state(job, phase),
             detail,
         )
     return Group(headline(job), phases)
@@ -127,6 +153,8 @@ def outcome(job: Job) -> Text:
     counts = job.counts
     mark = {"completed": "✓", "paused_for_upgrade": "⏸"}.get(job.status, "✗")
     style = JOB_STYLES[job.status]
+    if job.status == "completed" and counts.dossiers_failed:
+        mark, style = "!", "yellow"  # completed, but not every dossier was delivered
     text = Text.assemble(
         (f"{mark} job {job.id} {job.status}", f"bold {style}"),
         f" · run {job.runs} · {counts.leads} leads · {counts.dossiers_done} dossiers",
@@ -175,9 +203,9 @@ def status_view(job: Job) -> Group:
     table.add_column("detail", style="dim")
     for phase in job.phases:
         table.add_row(
-            phase_mark(phase, None),
+            phase_mark(job, phase, None),
             phase.name,
-            Text(phase.status, style=PHASE_STYLES[phase.status]),
+            _state(job, phase),
             _clock(phase.started_at),
             _took(phase.started_at, phase.finished_at),
             detail_text(phase.detail),

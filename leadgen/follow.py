@@ -16,7 +16,7 @@ from rich.spinner import Spinner
 
 from leadgen import constants as c
 from leadgen.console import make_console, phase_line, show_outcome
-from leadgen.display import Dossiers, progress_view
+from leadgen.display import Dossiers, progress_view, shown_status
 from leadgen.errors import LeadgenError
 from leadgen.store.base import Store
 from leadgen.store.models import Job, Lead
@@ -62,9 +62,10 @@ class Lines:
     def show(self, job: Job, leads: list[Lead], *, done: bool) -> None:
         """Print the phases whose state changed since the last call."""
         for phase in job.phases:
-            if self.seen.get(phase.name) != phase.status and phase.status != "pending":
-                self.seen[phase.name] = phase.status
-                self.console.out(phase_line(phase))
+            status = shown_status(job, phase)
+            if self.seen.get(phase.name) != status and status != "pending":
+                self.seen[phase.name] = status
+                self.console.out(phase_line(job, phase))
 
 
 class LiveView:

@@ -3,7 +3,7 @@
 import sys
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     mongodb_url: str = "mongodb://localhost:27017"
     mongodb_db: str = "leadgen"
     log_format: Literal["json", "console"] = Field(default_factory=_default_log_format)
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     http_port: int = Field(default=8080, ge=0, le=65535)
     lead_source: str = "offline"
     auditor: str = "offline"
@@ -35,3 +35,8 @@ class Settings(BaseSettings):
     stall_seconds: float = Field(default=300.0, gt=0, le=86400)
     # Every MongoDB operation gives up after this long: a frozen store is an outage, not a hang.
     store_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value

@@ -162,7 +162,8 @@ def test_dossier_progress_counts_done_and_failed_out_of_queued() -> None:
 
 
 def test_pause_panel_shows_the_block_and_how_to_resume() -> None:
-    """A pause shows the billing block and the exact grant and resume commands."""
+    """A pause shows the billing block and the exact grant, which resumes the job by itself
+    (no separate resume to run)."""
     console = terminal()
     show_outcome(console, paused_job())
     out = text_of(console)
@@ -176,7 +177,8 @@ def test_pause_panel_shows_the_block_and_how_to_resume() -> None:
     ]:
         assert value in line_of(out, f"│ {label} ")
     assert "leadgen credits grant acme dossier_research 2" in out
-    assert "leadgen resume job-1 --customer acme" in out
+    assert "the grant resumes the job by itself" in out
+    assert "leadgen resume" not in out
 
 
 def test_pause_of_a_run_says_to_run_again_with_the_credits_it_lacked() -> None:
@@ -196,14 +198,13 @@ def test_pause_of_a_run_says_to_run_again_with_the_credits_it_lacked() -> None:
 
 
 def test_plain_outcome_keeps_the_lines_scripts_read() -> None:
-    """Off a terminal a pause is plain lines: the block, then the grant and resume commands."""
+    """Off a terminal a pause is plain lines: the block, then the grant that resumes it."""
     console = plain()
     show_outcome(console, paused_job())
     assert text_of(console).splitlines() == [
         "job job-1: paused_for_upgrade (run 1; 4 leads, 1 dossiers, 0 failed)",
         "  paused in generate_dossier: dossier_research needs 2, 0 available",
-        "  top up: leadgen credits grant acme dossier_research 2",
-        "  then:   leadgen resume job-1 --customer acme",
+        "  top up (the grant resumes the job): leadgen credits grant acme dossier_research 2",
     ]
 
 
@@ -227,7 +228,7 @@ def test_status_summary_shows_phases_counts_block_and_error() -> None:
     assert "phase" in line_of(out, "state")
     assert "completed" in line_of(out, "queue_audits") and "⏸" in line_of(out, "generate_dossier")
     assert "4 leads · 1 dossiers done · 0 failed" in out
-    assert "leadgen resume job-1 --customer acme" in out
+    assert "leadgen credits grant acme dossier_research 2" in out
     assert "error ProviderError: quota exceeded" in out
 
 
@@ -239,7 +240,10 @@ def test_plain_status_is_one_line_per_fact() -> None:
     assert lines[0] == "job job-1 for acme: 'dentists' in Austin, TX"
     assert lines[1] == "  status paused_for_upgrade, workflow paused (run-1)"
     assert [line.split()[0] for line in lines[2:8]] == list(c.PHASES)
-    assert "  then:   leadgen resume job-1 --customer acme" in lines
+    assert (
+        "  top up (the grant resumes the job): leadgen credits grant acme dossier_research 2"
+        in lines
+    )
 
 
 def test_credits_show_is_a_table_on_a_terminal() -> None:
@@ -311,7 +315,10 @@ async def test_follow_prints_plain_phase_changes_and_returns_the_settled_job() -
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["source", "completed"]
     assert lines[4].split() == ["generate_dossier", "paused"]
-    assert "  top up: leadgen credits grant acme dossier_research 2" in lines
+    assert (
+        "  top up (the grant resumes the job): leadgen credits grant acme dossier_research 2"
+        in lines
+    )
     assert "\x1b" not in out.getvalue()
 
 
@@ -325,7 +332,7 @@ async def test_follow_on_a_terminal_draws_progress_then_the_pause_panel() -> Non
     assert job.status == "paused_for_upgrade"
     out = text_of(console)
     assert "2/3 dossiers" in line_of(out, "generate_dossier")
-    assert "leadgen resume job-1 --customer acme" in out
+    assert "leadgen credits grant acme dossier_research 2" in out
 
 
 async def test_follow_after_a_resume_waits_for_the_job_to_change() -> None:
@@ -387,3 +394,56 @@ async def test_follow_of_a_job_that_never_appears_ends() -> None:
     """Following a job id nobody created ends with NoProgress naming the job."""
     with pytest.raises(NoProgress, match=re.escape("no job ghost after 0.2 s")):
         await follow(MemoryStore(), "ghost", io.StringIO(), poll=0.01, timeout=0.2)
+
+
+def test_a_cancelled_job_shows_where_it_stopped_and_why() -> None:
+    """A cancelled job shows no pause panel (its last block is history), the phase the cancel
+    stopped as interrupted, and the reason."""
+    job = paused_job().model_copy(
+        update={"status": "cancelled", "workflow_status": "cancelled", "cancel_reason": "moved"}
+    )
+    console = plain()
+    show_status(console, job)
+    lines = text_of(console).splitlines()
+    assert line_of("\n".join(lines), "generate_dossier").split()[1] == "interrupted"
+    assert "  cancelled in generate_dossier: moved" in lines
+    assert not any("paused in" in line or "top up" in line for line in lines)
+    rich = terminal()
+    show_outcome(rich, job)
+    out = text_of(rich)
+    assert "paused for billing" not in out and "cancelled in generate_dossier: moved" in out
+
+
+def test_a_completed_job_missing_dossiers_has_no_check_mark() -> None:
+    """A job that completed with failed dossiers is marked ``!``, not a green check."""
+    job = paused_job().model_copy(
+        update={
+            "status": "completed",
+            "workflow_status": "completed",
+            "billing_block": None,
+            "counts": Counts(leads=4, dossiers_done=0, dossiers_failed=3),
+        }
+    )
+    console = terminal()
+    show_outcome(console, job)
+    assert text_of(console).startswith("! job job-1 completed")
+
+
+def test_the_rerun_of_a_paused_run_has_every_credit_the_request_needs() -> None:
+    """A run given only dossier credits pauses in source; the advice adds lead discovery and
+    keeps enough dossier credits for the whole request, so the rerun does not pause again."""
+    job = paused_job().model_copy(
+        update={
+            "billing_block": BillingBlock(
+                feature_id=c.LEAD_DISCOVERY,
+                phase=c.SOURCE,
+                required=1,
+                available=0,
+                paused_at=utcnow(),
+                message="Workflow paused for billing",
+            )
+        }
+    )
+    assert job.billing_block is not None
+    [command] = resume_commands(job, job.billing_block, {c.DOSSIER_RESEARCH: 1})
+    assert command.endswith("--credits lead_discovery=1 --credits dossier_research=2")

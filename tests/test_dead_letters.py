@@ -299,7 +299,7 @@ async def test_cli_lists_replays_and_purges_on_the_real_broker(
     assert listed[0] == 0 and "2 message(s)" in listed[1] and "fixture: leadgen.start" in listed[1]
     assert as_json[0] == 0
     assert [entry["message_id"] for entry in json.loads(as_json[1])] == [first]
-    assert missing[0] == 1 and "nope" in missing[2]
+    assert missing[0] == 2 and "nope" in missing[2]  # not found, as for `leadgen status`
     assert replayed[:2] == (0, "replayed 1 dead letter(s)\n")
     assert purged[:2] == (0, "purged 1 dead letter(s)\n")
     assert await amqp_broker.message_count(c.COMMANDS_QUEUE) == 1

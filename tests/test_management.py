@@ -155,8 +155,9 @@ async def test_every_actor_queue_has_a_consumer_on_the_named_worker_connection(
 async def test_messages_carry_leadgen_properties_and_the_causing_command_correlation(
     backends: Backends,
 ) -> None:
-    """Every event and internal message has its own id, type, app_id, timestamp, JSON content
-    type and persistence, and the correlation id of the command that caused its run."""
+    """Every event, command answer and internal message has its own id, type, app_id,
+    timestamp, JSON content type and persistence, and the correlation id of the command that
+    caused its run (an answer: of the command it answers)."""
     vhost = vhost_of(backends)
     async with running(backends.store, backends.broker, backends.client) as harness:
         watch = await watch_everything(vhost)
@@ -185,6 +186,12 @@ async def test_messages_carry_leadgen_properties_and_the_causing_command_correla
         assert properties["content_type"] == "application/json"
         assert properties["delivery_mode"] == 2
         assert properties["type"] == json.loads(message["payload"])["type"]
+    answers = [m for m in messages if m["routing_key"].startswith("command.")]
+    assert {json.loads(m["payload"])["message_id"] for m in answers} >= {start_id}
+    for answer in answers:
+        command = json.loads(answer["payload"])["message_id"]
+        assert answer["properties"]["correlation_id"] == f"corr-{command}", answer
+    messages = [m for m in messages if m not in answers]
     expected = {paused.workflow_id: f"corr-{start_id}", resumed_run[0]: f"corr-{resumed_run[1]}"}
     assert {run_of(m) for m in messages} == set(expected)
     for message in messages:

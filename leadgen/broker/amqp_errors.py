@@ -33,7 +33,16 @@ def translated() -> Iterator[None]:
     except PublishError as e:
         raise UnroutableMessage(_unroutable(e)) from None
     except LIBRARY_ERRORS as e:
-        raise BrokerUnavailable(str(e) or type(e).__name__) from None
+        raise BrokerUnavailable(_said(e)) from None
+
+
+def _said(error: BaseException) -> str:
+    """What went wrong, in words a user can act on."""
+    text = str(error) or type(error).__name__
+    if "Connection.OpenOk" in text and "Connection.Close" in text:
+        # RabbitMQ answers the open of a virtual host with a close (aiormq keeps no reason).
+        return "the virtual host does not exist, or this user may not use it"
+    return text
 
 
 def _unroutable(error: PublishError) -> str:

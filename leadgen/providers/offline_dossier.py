@@ -142,7 +142,7 @@ def build_dossier(lead: Lead, rng: random.Random) -> dict[str, Any]:
     top = f" Top issue: {findings[0][2].lower()}." if findings else " No issues found."
     return {
         "summary": f"{lead.name} ({lead.industry or 'business'}{where}): online presence "
-        f"{score}/100, {len(findings)} findings, {high} of them high.{top}",
+        f"{score}/100, {_count(len(findings), 'finding')}, {high} of them high.{top}",
         "website": site,
         "findings": [
             {"severity": severity, "title": title, "detail": detail}
@@ -152,3 +152,8 @@ def build_dossier(lead: Lead, rng: random.Random) -> dict[str, Any]:
         "talking_points": _talking_points(lead, findings),
         "provider": "offline",
     }
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
