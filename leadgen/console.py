@@ -95,9 +95,25 @@ def summary_line(job: Job, rerun: Mapping[str, int] | None = None) -> str:
     cancelled = cancel_text(job)
     if cancelled is not None:
         lines.append(f"  {cancelled}")
+    lines += [f"  {line}" for line in source_report(job)]
     if job.error is not None:
         lines.append(f"  error: {job.error.name}: {job.error.message}")
     return "\n".join(lines)
+
+
+def source_report(job: Job) -> list[str]:
+    """What the source said about what it found: notes, and the rows of the customer's file
+    it skipped, with their line numbers."""
+    detail = job.phase(c.SOURCE).detail
+    lines = [f"note: {note}" for note in detail.get("notes", [])]
+    skipped = detail.get("skipped_rows", [])
+    if skipped:
+        total = detail.get("skipped", len(skipped))
+        lines.append(f"skipped {total} row{'s' if total != 1 else ''} of the lead file:")
+        lines += [f"  line {row['line']}: {row['reason']}" for row in skipped]
+        if total > len(skipped):
+            lines.append(f"  ... and {total - len(skipped)} more (see the worker's log)")
+    return lines
 
 
 def cancel_text(job: Job) -> str | None:
@@ -115,6 +131,8 @@ def show_outcome(console: Console, job: Job, rerun: Mapping[str, int] | None = N
         console.out(summary_line(job, rerun))
         return
     console.print(outcome(job))
+    for line in source_report(job):
+        console.print(line, style="yellow", highlight=False)
     block = standing_block(job)
     if block is not None:
         note = RESUME_NOTE if rerun is None else RERUN_NOTE
@@ -131,6 +149,8 @@ def show_status(console: Console, job: Job) -> None:
     """A readable summary of the job, its phases, counts, pause and error."""
     if console.is_terminal:
         console.print(status_view(job))
+        for line in source_report(job):
+            console.print(line, style="yellow", highlight=False)
         block = standing_block(job)
         if block is not None:
             console.print(pause_panel(block, RESUME_NOTE, resume_commands(job, block)))

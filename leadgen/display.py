@@ -73,7 +73,11 @@ class Dossiers:
 
 def detail_text(detail: Mapping[str, object]) -> str:
     """A phase's detail as ``key=value`` words (its ``status`` is shown apart)."""
-    return " ".join(f"{key}={value}" for key, value in detail.items() if key != "status")
+    return " ".join(
+        f"{key}={value}"
+        for key, value in detail.items()
+        if key != "status" and not isinstance(value, list | dict)  # reported apart
+    )
 
 
 def dossier_bar(dossiers: Dossiers) -> Table:

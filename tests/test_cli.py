@@ -284,3 +284,38 @@ async def commands_waiting(amqp_url: str) -> int:
         return await broker.message_count(c.COMMANDS_QUEUE)
     finally:
         await broker.close()
+
+
+def test_run_reports_the_rows_of_a_lead_file_it_skipped(tmp_path: Path) -> None:
+    """A lead file's bad rows are listed with their line numbers and reasons (a byte that is
+    not UTF-8 costs only its row), and a website given by address is kept as a website."""
+    leads = tmp_path / "leads.csv"
+    leads.write_bytes(
+        b"name,website,location\n"
+        b"Good Dental,https://good.example,Austin\n"
+        b",https://noname.example,Austin\n"
+        b"Caf\xe9 Dental,https://cafe.example,Austin\n"
+        b"Intranet Dental,http://10.0.0.7/,Austin\n"
+    )
+    done = leadgen(
+        "run", "--customer", "acme", "--query", "dental", "--source", f"file:{leads}",
+        "--max-dossiers", "0", "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {(lead["name"], lead["website"]) for lead in json.loads(done.stdout)} == {
+        ("Good Dental", "https://good.example/"),
+        ("Intranet Dental", "http://10.0.0.7/"),
+    }
+    assert "skipped 2 rows of the lead file:" in done.stderr
+    assert "line 3: name is empty" in done.stderr
+    assert "line 4: name is not UTF-8 text (byte 0xe9); save the file as UTF-8" in done.stderr
+
+
+def test_run_says_when_the_offline_source_gives_fewer_leads_than_asked() -> None:
+    """Asking the offline source for more than it invents says so instead of a silent cap."""
+    done = leadgen(
+        "run", "--customer", "acme", "--query", "dentists", "--max-leads", "250",
+        "--max-dossiers", "0",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "note: the offline source invents at most 200 leads" in done.stdout

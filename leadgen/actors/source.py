@@ -11,6 +11,7 @@ from leadgen.providers.base import RawLead
 from leadgen.store.models import Job, Lead
 
 JOB_WIDE = "job"  # the lead id of charges that belong to the whole job
+MAX_REPORTED_ROWS = 20  # skipped rows kept in the source detail (all are counted)
 
 
 def lead_id_of(raw: RawLead) -> str:
@@ -66,7 +67,16 @@ class SourceActor(PhaseActor):
             self.services.metrics.credits_charged.labels(LEAD_DISCOVERY).inc()
         elif not movement.already:
             await self._pause(job, movement.balance)
-        return {"found": len(leads), "provider": self.services.lead_source.name}
+        detail: dict[str, Any] = {"found": len(leads), "provider": self.services.lead_source.name}
+        skipped = getattr(found, "skipped", [])
+        if skipped:
+            # Kept with the job, so the customer learns which rows of their list were left out.
+            detail["skipped"] = len(skipped)
+            detail["skipped_rows"] = skipped[:MAX_REPORTED_ROWS]
+        notes = getattr(found, "notes", [])
+        if notes:
+            detail["notes"] = list(notes)
+        return detail
 
     async def _pause(self, job: Job, available: int) -> None:
         await pause_for_billing(

@@ -3,6 +3,7 @@
 Every function here is deterministic and idempotent: applying it to its own output changes
 nothing, so a redelivered ``enrich`` task writes the same fields again."""
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -96,12 +97,24 @@ def name_key(name: str) -> str:
 
 
 def _valid_host(host: str) -> bool:
+    # An address or localhost is a website too (an intranet's): the auditor's address guard,
+    # not normalisation, decides whether it may be visited.
+    if host == "localhost" or _is_address(host):
+        return True
     labels = host.split(".")
     return (
         len(labels) >= 2
         and all(_HOST_LABEL.fullmatch(label) for label in labels)
         and any(c.isalpha() for c in labels[-1])  # not an IP address
     )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _strip_tracking(query: str) -> str:
@@ -135,7 +148,8 @@ def normalise_website(url: str | None) -> tuple[str, str] | None:
     host = (parts.hostname or "").rstrip(".")
     if scheme not in _DEFAULT_PORTS or "@" in parts.netloc or not _valid_host(host):
         return None
-    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    netloc = shown if port in (None, _DEFAULT_PORTS[scheme]) else f"{shown}:{port}"
     query = _strip_tracking(parts.query)
     website = f"{scheme}://{netloc}{parts.path.rstrip('/') or '/'}" + (f"?{query}" if query else "")
     bare = host.removeprefix("www.")

@@ -49,13 +49,31 @@ class RawLead(BaseModel):
         }
 
 
+class Found(list[RawLead]):
+    """What a lead source found, with what it has to say about it: the rows of the customer's
+    file it skipped (``{"line", "reason"}`` each) and notes such as a cap on the number of
+    leads. A plain list is a ``Found`` with nothing to say."""
+
+    def __init__(
+        self,
+        leads: list[RawLead] | None = None,
+        *,
+        skipped: list[dict[str, Any]] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        super().__init__(leads or [])
+        self.skipped = skipped or []
+        self.notes = notes or []
+
+
 class LeadSource(Protocol):
     """Finds businesses matching a query near a location."""
 
     name: str
 
     async def find(self, query: str, location: str | None, limit: int) -> list[RawLead]:
-        """Up to ``limit`` raw leads, best matches first.
+        """Up to ``limit`` raw leads, best matches first (a ``Found`` to report skipped rows
+        or notes).
 
         Raises ProviderError (or any exception) when the source fails."""
         ...

@@ -4,10 +4,12 @@ The format follows the extension: ``.csv`` (UTF-8, a header row; Excel's byte-or
 accepted), ``.jsonl`` or ``.ndjson`` (one JSON object per line). Columns (keys): ``name`` and
 ``website`` are required (``website`` may be empty), ``location``, ``industry``, ``keywords``
 (a list, or a string split on ``;`` or else on ``,``), ``phone``, ``email``, ``employees``,
-``rating`` and ``reviews`` are optional; others are ignored. A row that cannot be read is logged
-(``lead_file_row_skipped`` with its line number and the reason) and skipped; a file that is
-missing, unreadable or lacks a required column raises ``LeadFileError``. The file is read again
-on every ``find``, so an edited file is used by the next job."""
+``rating`` and ``reviews`` are optional; others are ignored. A row that cannot be read (a
+missing name, a bad number, bytes that are not UTF-8 ...) is skipped, logged
+(``lead_file_row_skipped`` with its line number and the reason) and reported with the leads
+found (``Found.skipped``, kept in the job's ``source`` detail); a file that is missing,
+unreadable or lacks a required column raises ``LeadFileError``. The file is read again on every
+``find``, so an edited file is used by the next job."""
 
 import asyncio
 import csv
@@ -20,7 +22,7 @@ from typing import Any
 from leadgen.errors import ConfigurationError, ProviderError
 from leadgen.leads import matching
 from leadgen.log import log
-from leadgen.providers.base import RawLead
+from leadgen.providers.base import Found, RawLead
 from leadgen.providers.catalogue import QUERY_STOPWORDS
 
 REQUIRED = ("name", "website")
@@ -89,6 +91,22 @@ def _keywords(value: Any) -> list[str]:
     return [item for item in items if item]
 
 
+def _check_decoded(record: dict[str, Any]) -> None:
+    """_BadRow when a value of the row holds bytes that were not UTF-8."""
+    for column, value in record.items():
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            if isinstance(text, str) and (bad := _undecoded(text)) is not None:
+                raise _BadRow(
+                    f"{column} is not UTF-8 text (byte 0x{bad:02x}); save the file as UTF-8"
+                )
+
+
+def _undecoded(text: str) -> int | None:
+    """The first byte ``surrogateescape`` kept of ``text``, if any."""
+    return next((ord(ch) - 0xDC00 for ch in text if 0xDC80 <= ord(ch) <= 0xDCFF), None)
+
+
 def raw_lead(record: dict[str, Any], source_id: str) -> RawLead:
     """The raw lead of one row, its keys already lower-case; _BadRow when unusable."""
     name = _text(record.get("name"), "name")
@@ -133,8 +151,10 @@ class FileLeadSource:
         self.format = fmt
 
     async def find(self, query: str, location: str | None, limit: int) -> list[RawLead]:
-        """Up to ``limit`` matching rows; LeadFileError when the file cannot be used."""
-        rows = await asyncio.to_thread(self.read)
+        """Up to ``limit`` matching rows, with the rows skipped; LeadFileError when the file
+        cannot be used."""
+        skipped: list[dict[str, Any]] = []
+        rows = await asyncio.to_thread(self.read, skipped)
         words = list(dict.fromkeys(matching.words(query)))
         terms = [word for word in words if word not in QUERY_STOPWORDS] or words
         city = matching.words((location or "").split(",")[0])
@@ -144,31 +164,38 @@ class FileLeadSource:
             if hits and _in_place(row.lead, city):
                 ranked.append((-hits, index, row.lead))
         ranked.sort(key=lambda item: item[:2])
-        return [lead for _, _, lead in ranked[: max(0, limit)]]
+        return Found([lead for _, _, lead in ranked[: max(0, limit)]], skipped=skipped)
 
-    def read(self) -> list["_Row"]:
-        """Every readable row of the file, blocking; LeadFileError when the file is unusable."""
+    def read(self, skipped: list[dict[str, Any]] | None = None) -> list["_Row"]:
+        """Every readable row of the file, blocking; the others go to ``skipped``.
+        LeadFileError when the file is unusable."""
+        skipped = [] if skipped is None else skipped
         try:
-            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+            # Bytes that are not UTF-8 are kept as surrogates, so that only their row fails.
+            with self.path.open(
+                encoding="utf-8-sig", errors="surrogateescape", newline=""
+            ) as handle:
                 records = self._csv(handle) if self.format == "csv" else self._jsonl(handle)
-                return list(self._rows(records))
+                return list(self._rows(records, skipped))
         except OSError as exc:
             raise LeadFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise LeadFileError(f"cannot read {self.path}: not UTF-8 text ({exc.reason})") from None
         except csv.Error as exc:
             raise LeadFileError(f"cannot read {self.path}: malformed CSV ({exc})") from None
 
-    def _rows(self, records: Iterator[tuple[int, dict[str, Any] | str]]) -> Iterator[_Row]:
+    def _rows(
+        self, records: Iterator[tuple[int, dict[str, Any] | str]], skipped: list[dict[str, Any]]
+    ) -> Iterator[_Row]:
         for line, record in records:
             try:
                 if isinstance(record, str):
                     raise _BadRow(record)
+                _check_decoded(record)
                 yield _Row(line, raw_lead(record, f"file:{self.path}:{line}"))
             except _BadRow as exc:
                 log.warning(
                     "lead_file_row_skipped", path=str(self.path), line=line, reason=str(exc)
                 )
+                skipped.append({"line": line, "reason": str(exc)})
 
     def _csv(self, handle: Any) -> Iterator[tuple[int, dict[str, Any] | str]]:
         reader = csv.reader(handle)

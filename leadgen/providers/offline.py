@@ -14,7 +14,7 @@ from typing import Any
 
 from leadgen.errors import ProviderError
 from leadgen.leads.normalise import fold
-from leadgen.providers.base import RawLead
+from leadgen.providers.base import Found, RawLead
 from leadgen.providers.catalogue import (
     PLACES,
     SURNAMES,
@@ -186,7 +186,8 @@ class OfflineLeadSource:
 
         A smaller ``limit`` returns a prefix of what a larger one returns."""
         count = max(0, min(limit, MAX_LEADS))
-        return _Catalogue(query, location, self.seed).listings(count)
+        notes = [f"the offline source invents at most {MAX_LEADS} leads"] if limit > count else []
+        return Found(_Catalogue(query, location, self.seed).listings(count), notes=notes)
 
 
 class OfflineAuditor:

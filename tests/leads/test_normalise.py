@@ -84,11 +84,10 @@ def test_websites_are_normalised(raw: str, expected: tuple[str, str]) -> None:
         "",
         "   ",
         "not a website",
-        "localhost",
         "ftp://files.example.com",
         "mailto:info@example.com",
         "https://user:secret@example.com",
-        "https://192.168.1.10/",
+        "https://1.2.3/",
         "https://example..com",
         "https://-bad.com",
         "https://example.com:99999/",
@@ -217,3 +216,18 @@ async def test_enrich_is_idempotent() -> None:
 def test_normalise_location(raw: str | None, expected: str | None) -> None:
     """Locations are trimmed and recased when written in one case; mixed case is kept."""
     assert normalise_location(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://192.168.1.10/", ("https://192.168.1.10/", "192.168.1.10")),
+        ("10.0.0.7:8080/intranet", ("https://10.0.0.7:8080/intranet", "10.0.0.7")),
+        ("http://[fd00::5]/", ("http://[fd00::5]/", "fd00::5")),
+        ("localhost", ("https://localhost/", "localhost")),
+    ],
+)
+def test_websites_given_by_address_are_kept(raw: str, expected: tuple[str, str]) -> None:
+    """An IP address or localhost is a website (an intranet's): whether it may be visited is
+    the auditor's address guard's decision, with its own error, not normalisation's."""
+    assert normalise_website(raw) == expected

@@ -140,6 +140,39 @@ async def test_unreadable_csv_rows_are_logged_with_their_line_and_skipped(tmp_pa
     assert all(e["log_level"] == "warning" and e["path"] == str(path) for e in logs)
 
 
+async def test_skipped_rows_come_back_with_the_leads(tmp_path: Path) -> None:
+    """What ``find`` returns carries every skipped row's line and reason, for the job."""
+    path = write(tmp_path, "leads.csv", "name,website\nGood Dental,\n,x.example\nShort\n")
+    found = await FileLeadSource(path).find("dental", None, 5)
+    assert [lead.name for lead in found] == ["Good Dental"]
+    assert getattr(found, "skipped", None) == [
+        {"line": 3, "reason": "name is empty"},
+        {"line": 4, "reason": "expected 2 fields, found 1"},
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+async def test_a_row_that_is_not_utf8_is_skipped_alone(tmp_path: Path, suffix: str) -> None:
+    """One cp1252 byte costs its row, with the reason and the byte, not the whole file."""
+    rows = (
+        [b"name,website", b"Good Dental,", b"Caf\xe9 Dental,", b"Also Good Dental,"]
+        if suffix == ".csv"
+        else [
+            b'{"name": "Good Dental", "website": ""}',
+            b'{"name": "Caf\xe9 Dental", "website": ""}',
+            b'{"name": "Also Good Dental", "website": ""}',
+        ]
+    )
+    path = tmp_path / f"leads{suffix}"
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    found = await FileLeadSource(path).find("dental", None, 5)
+    assert [lead.name for lead in found] == ["Good Dental", "Also Good Dental"]
+    line = 3 if suffix == ".csv" else 2
+    assert getattr(found, "skipped", None) == [
+        {"line": line, "reason": "name is not UTF-8 text (byte 0xe9); save the file as UTF-8"}
+    ]
+
+
 async def test_unreadable_json_lines_are_logged_with_their_line_and_skipped(
     tmp_path: Path,
 ) -> None:
@@ -168,10 +201,9 @@ async def test_unreadable_json_lines_are_logged_with_their_line_and_skipped(
     [
         ("missing.csv", None, "cannot read {path}: No such file or directory"),
         ("columns.csv", "title,url\nA,b\n", "{path} has no name and no website column"),
-        ("latin1.csv", b"name,website\nCaf\xe9,\n", "cannot read {path}: not UTF-8 text"),
         ("empty.jsonl", None, "cannot read {path}: Is a directory"),
     ],
-    ids=["missing", "no-columns", "not-utf8", "directory"],
+    ids=["missing", "no-columns", "directory"],
 )
 async def test_an_unusable_file_raises_lead_file_error(
     tmp_path: Path, name: str, content: str | bytes | None, message: str
