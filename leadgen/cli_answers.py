@@ -59,16 +59,16 @@ async def send_and_wait(
 ) -> Answer | None:
     """Publish ``command`` to ``leadgen.commands``; with ``wait``, its answer.
 
-    Raises ``NoAnswer`` when nothing consumes the commands (checked before publishing, so a
-    command that would wait for a worker is not left behind) or when ``wait`` and no answer
-    came within ``timeout`` seconds."""
+    Raises ``NoAnswer`` when nothing consumes the commands within ``timeout`` seconds (checked
+    before publishing, so a command that would wait for a worker is not left behind) or when
+    ``wait`` and no answer came within ``timeout`` seconds more."""
     broker = amqp_broker(settings, "cli")
     await broker.connect()
     try:
-        if not await broker.consumer_count(c.COMMANDS_QUEUE):
+        if not await _worker_listening(broker, timeout):
             raise NoAnswer(
-                f"no worker consumes {c.COMMANDS_QUEUE}; start one with `leadgen worker`"
-                " (nothing was sent)"
+                f"no worker consumes {c.COMMANDS_QUEUE} (waited {timeout:g} s); start one"
+                " with `leadgen worker` (nothing was sent)"
             )
         answers = await broker.bind_queue(c.EVENTS_EXCHANGE, "command.*") if wait else None
         message_id = new_id()
@@ -78,6 +78,18 @@ async def send_and_wait(
         return await _answer(broker, answers, message_id, timeout)
     finally:
         await broker.close()
+
+
+async def _worker_listening(broker: AmqpBroker, timeout: float) -> bool:
+    """True once something consumes the commands; a worker that is starting gets
+    ``timeout`` seconds to get there."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await broker.consumer_count(c.COMMANDS_QUEUE):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
 
 
 async def _publish(

@@ -269,7 +269,7 @@ def test_a_command_nobody_consumes_is_not_sent(service_env: dict[str, str]) -> N
         ["cancel", "lonely", "--customer", "acme"],
         ["credits", "grant", "acme", "lead_discovery", "5"],
     ):
-        result = leadgen(*args, env=env)
+        result = leadgen(*args, "--timeout", "0.5", env=env)
         assert result.returncode == 6, (args, result.stderr)
         assert "no worker consumes leadgen.commands" in one_line(result)
         assert "nothing was sent" in result.stderr
