@@ -145,7 +145,23 @@ def _redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+# The option (or argument) of each command field, so that errors speak of what was typed.
+OPTION_OF_FIELD = {
+    "customer_id": "--customer",
+    "query": "--query",
+    "location": "--location",
+    "max_leads": "--max-leads",
+    "max_dossiers": "--max-dossiers",
+    "job_id": "JOB",
+    "reason": "--reason",
+    "feature_id": "FEATURE",
+    "amount": "AMOUNT",
+    "grant_id": "--grant-id",
+}
+
+
 def _first_error(exc: ValidationError) -> str:
     err: dict[str, Any] = dict(exc.errors()[0])
     where = ".".join(str(p) for p in err["loc"])
+    where = OPTION_OF_FIELD.get(where, where)
     return f"{where}: {err['msg']}" if where else str(err["msg"])

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,77 @@ def test_run_says_when_the_offline_source_gives_fewer_leads_than_asked() -> None
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "note: the offline source invents at most 200 leads" in done.stdout
+
+
+def test_follow_ends_when_the_job_makes_no_progress(
+    service_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A job stuck in a phase (its lead file is a pipe nobody writes) ends ``start --follow``
+    after ``--timeout`` seconds without progress: one line, exit 6."""
+    fifo = tmp_path / "leads.csv"
+    os.mkfifo(fifo)
+    env = {**service_env, "LEADGEN_LEAD_SOURCE": f"file:{fifo}"}
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen([*LEADGEN, "worker"], env=env, stdout=out, stderr=out)
+        try:
+            granted = leadgen("credits", "grant", "acme", "lead_discovery", "1", env=env)
+            assert granted.returncode == 0, granted.stderr
+            stuck = leadgen(
+                "start", "--customer", "acme", "--query", "dentists", "--job-id", "stuck",
+                "--follow", "--timeout", "2", env=env,
+            )  # fmt: skip
+        finally:
+            with suppress(OSError):  # lets the source's read end, and so the worker stop
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                os.write(writer, b"name,website\n")
+                os.close(writer)
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+    assert stuck.returncode == 6, stuck.stdout + stuck.stderr
+    assert one_line(stuck) == (
+        "leadgen: error: job stuck made no progress for 2 s (status running);"
+        " is a worker running? (--timeout waits longer)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["start", "--customer", "a", "--query", ""], {}, "--query: "),
+        (["start", "--customer", "", "--query", "q"], {}, "--customer: "),
+        (["start", "--customer", "a", "--query", "q", "--max-leads", "0"], {}, "--max-leads: "),
+        (["status", "j", "--log-level", "loud"], {}, "--log-level: "),
+        (["status", "j"], {"LEADGEN_LOG_LEVEL": "loud"}, "LEADGEN_LOG_LEVEL: "),
+        (["credits"], {}, "required: grant|show"),
+        (["dead"], {}, "required: list|replay|purge"),
+        ([], {}, "a command is required: worker, start, resume, cancel, status, leads"),
+    ],
+    ids=repr,
+)
+def test_errors_name_what_was_typed(args: list[str], env: dict[str, str], named: str) -> None:
+    """An error names the option, argument or variable the user gave, never an internal
+    field or destination, in one line with exit 2."""
+    result = leadgen(*args, env={**os.environ, **env})
+    assert result.returncode == 2
+    assert named in one_line(result)
+    assert "_command" not in result.stderr and "customer_id" not in result.stderr
+
+
+def test_version_help_and_settings_that_do_not_apply() -> None:
+    """``--version`` and ``-V`` print the version; each command's help shows only its
+    settings, with defaults; a bad value of a setting a command does not use is ignored."""
+    for flag in ("--version", "-V"):
+        version = leadgen(flag)
+        assert version.returncode == 0 and version.stdout.startswith("leadgen ")
+    status_help = " ".join(leadgen("status", "--help").stdout.split())
+    assert "--mongodb-url" in status_help and "--amqp-url" not in status_help
+    assert "(default: $LEADGEN_MONGODB_URL or mongodb://localhost:27017)" in status_help
+    assert "--http-port" in leadgen("worker", "--help").stdout
+    ignored = leadgen(
+        "status", "j", "--mongodb-url", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200",
+        env={**os.environ, "LEADGEN_HTTP_PORT": "abc"},
+    )  # fmt: skip
+    assert ignored.returncode == 1 and one_line(ignored).startswith(
+        "leadgen: error: MongoDB at mongodb://127.0.0.1:1"
+    )
