@@ -40,9 +40,11 @@ SETTINGS = Settings(audit_concurrency=2, max_attempts=3, relay_after_seconds=0.2
 
 @dataclass
 class Fault:
-    """One injected fault: call site ``target`` fails once or crashes the worker."""
+    """One injected fault: call site ``target`` fails once or crashes the worker. ``target``
+    is the index of the call among all calls, or ``(site, n)``: the n-th call of that site
+    (steady when concurrent handlers interleave their calls differently from run to run)."""
 
-    target: int | None = None
+    target: int | tuple[str, int] | None = None
     mode: str = "crash"  # "crash" or "fail"
     calls: list[str] = field(default_factory=list)
     crashed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -51,7 +53,7 @@ class Fault:
         """Run ``call`` as the next call site, with the fault if it is this one."""
         index = len(self.calls)
         self.calls.append(site)
-        if index != self.target:
+        if self.target not in (index, (site, self.calls.count(site))):
             return await call()
         if self.mode == "fail":
             outage = BrokerUnavailable if site.startswith("publish") else StoreUnavailable
