@@ -16,7 +16,7 @@ from leadgen import constants as c
 from leadgen.backends import amqp_broker
 from leadgen.broker.amqp import AmqpBroker
 from leadgen.errors import LeadgenError
-from leadgen.publisher import Publisher, entry, new_id
+from leadgen.publisher import send_command
 from leadgen.settings import Settings
 
 # Exit codes besides contract section 6's (0 done, 2 bad arguments or not found, 3 paused,
@@ -71,8 +71,7 @@ async def send_and_wait(
                 " with `leadgen worker` (nothing was sent)"
             )
         answers = await broker.bind_queue(c.EVENTS_EXCHANGE, "command.*") if wait else None
-        message_id = new_id()
-        await _publish(broker, routing_key, command, message_id)
+        message_id = await send_command(broker, routing_key, command)
         if answers is None:
             return None
         return await _answer(broker, answers, message_id, timeout)
@@ -90,20 +89,6 @@ async def _worker_listening(broker: AmqpBroker, timeout: float) -> bool:
             return False
         await asyncio.sleep(0.2)
     return True
-
-
-async def _publish(
-    broker: AmqpBroker, routing_key: str, command: BaseModel, message_id: str
-) -> None:
-    await Publisher(broker).send(
-        entry(
-            c.COMMANDS_EXCHANGE,
-            routing_key,
-            command,
-            message_id=message_id,
-            correlation_id=message_id,
-        )
-    )
 
 
 async def _answer(broker: AmqpBroker, queue: str, correlation_id: str, timeout: float) -> Answer:

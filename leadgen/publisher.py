@@ -101,9 +101,12 @@ def event(message: JobEvent, message_id: str | None = None) -> OutboxEntry:
     )
 
 
-async def send_command(broker: Broker, routing_key: str, command: BaseModel) -> None:
-    """Publish a command to ``leadgen.commands`` as any other service would (fresh ids)."""
-    message_id = new_id()
+async def send_command(
+    broker: Broker, routing_key: str, command: BaseModel, message_id: str | None = None
+) -> str:
+    """Publish a command to ``leadgen.commands`` as any other service would: ``message_id``
+    (a fresh one by default) is also its correlation id; returns it."""
+    message_id = message_id or new_id()
     await Publisher(broker).send(
         entry(
             c.COMMANDS_EXCHANGE,
@@ -113,6 +116,7 @@ async def send_command(broker: Broker, routing_key: str, command: BaseModel) -> 
             correlation_id=message_id,
         )
     )
+    return message_id
 
 
 class Publisher:
