@@ -16,8 +16,9 @@ def connection_name(role: str) -> str:
     return f"leadgen-{role}@{socket.gethostname()}:{os.getpid()}"
 
 
-def amqp_broker(settings: Settings, role: str) -> "AmqpBroker":
-    """A RabbitMQ broker declaring the configured queue type (not connected yet)."""
+def amqp_broker(settings: Settings, role: str, *, declare: bool = True) -> "AmqpBroker":
+    """A RabbitMQ broker declaring the configured queue type (not connected yet), or nothing
+    when not ``declare``."""
     from leadgen.broker.amqp import AmqpBroker
 
     return AmqpBroker(
@@ -25,6 +26,7 @@ def amqp_broker(settings: Settings, role: str) -> "AmqpBroker":
         connection_name=connection_name(role),
         queue_type=settings.queue_type,
         delivery_limit=settings.delivery_limit,
+        declare=declare,
     )
 
 

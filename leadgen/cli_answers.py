@@ -17,6 +17,7 @@ from leadgen.backends import amqp_broker
 from leadgen.broker.amqp import AmqpBroker
 from leadgen.errors import LeadgenError
 from leadgen.publisher import send_command
+from leadgen.sender import url_user
 from leadgen.settings import Settings
 
 # Exit codes besides contract section 6's (0 done, 2 bad arguments or not found, 3 paused,
@@ -62,7 +63,7 @@ async def send_and_wait(
     Raises ``NoAnswer`` when nothing consumes the commands within ``timeout`` seconds (checked
     before publishing, so a command that would wait for a worker is not left behind) or when
     ``wait`` and no answer came within ``timeout`` seconds more."""
-    broker = amqp_broker(settings, "cli")
+    broker = amqp_broker(settings, "cli", declare=False)
     await broker.connect()
     try:
         if not await _worker_listening(broker, timeout):
@@ -71,7 +72,8 @@ async def send_and_wait(
                 " with `leadgen worker` (nothing was sent)"
             )
         answers = await broker.bind_queue(c.EVENTS_EXCHANGE, "command.*") if wait else None
-        message_id = await send_command(broker, routing_key, command)
+        user = url_user(settings.amqp_url)
+        message_id = await send_command(broker, routing_key, command, user_id=user)
         if answers is None:
             return None
         return await _answer(broker, answers, message_id, timeout)

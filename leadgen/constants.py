@@ -14,6 +14,8 @@ QUEUE_HEADER: Final = "x-leadgen-queue"  # the queue a dead letter was taken fro
 # The routing key a message was first published with, kept on copies that leadgen republishes
 # to a queue directly (retries), so a later dead letter and its replay still know it.
 ROUTING_KEY_HEADER: Final = "x-leadgen-routing-key"
+# The user that sent a command, kept on a copy leadgen republishes under its own user (retries).
+SENDER_HEADER: Final = "x-leadgen-sender"
 
 # Command routing keys and body types (contract section 2).
 START_KEY: Final = "leadgen.start"

@@ -12,6 +12,7 @@ from leadgen.messages.events import JobEvent
 from leadgen.messages.tasks import PhaseOutcome
 from leadgen.phases import with_phase
 from leadgen.publisher import outcome
+from leadgen.sender import current as current_sender
 from leadgen.store.base import Guard, Store
 from leadgen.store.models import Counts, Job, LeadTotals, OutboxEntry, utcnow
 
@@ -160,8 +161,10 @@ def event_fields(job: Job) -> dict[str, Any]:
 
 
 def make_event(kind: type[JobEvent], job: Job, **extra: Any) -> JobEvent:
-    """An event of type ``kind`` about ``job``."""
-    return kind(**{**event_fields(job), **extra})
+    """An event of type ``kind`` about ``job``; one a command causes names its sender."""
+    sender = current_sender()
+    by = sender.fields() if sender is not None else {}
+    return kind(**{**event_fields(job), **by, **extra})
 
 
 def charge_key(job_id: str, lead_id: str, feature_id: str = DOSSIER_RESEARCH) -> str:

@@ -17,6 +17,7 @@ from leadgen.messages.events import JobResumed, JobResumeRefused, JobStarted
 from leadgen.messages.tasks import PhaseTask, WorkflowCompleted
 from leadgen.phases import first_run, reset_from
 from leadgen.publisher import completed, event, new_id, phase_task
+from leadgen.sender import current as current_sender
 from leadgen.services import Services
 from leadgen.store.base import Guard
 from leadgen.store.models import Job, JobRequest, OutboxEntry, utcnow
@@ -302,6 +303,7 @@ async def cancel_job(
             {
                 "status": "cancelled",
                 "cancel_reason": command.reason,
+                "cancelled_by": sender.fields() if (sender := current_sender()) else None,
                 "run_ended": True,
                 "correlation_id": correlation_id or current.correlation_id,
             },

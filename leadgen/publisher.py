@@ -102,12 +102,18 @@ def event(message: JobEvent, message_id: str | None = None) -> OutboxEntry:
 
 
 async def send_command(
-    broker: Broker, routing_key: str, command: BaseModel, message_id: str | None = None
+    broker: Broker,
+    routing_key: str,
+    command: BaseModel,
+    message_id: str | None = None,
+    *,
+    user_id: str | None = None,
 ) -> str:
     """Publish a command to ``leadgen.commands`` as any other service would: ``message_id``
-    (a fresh one by default) is also its correlation id; returns it."""
+    (a fresh one by default) is also its correlation id, ``user_id`` names the connection's
+    user (RabbitMQ checks it); returns the message id."""
     message_id = message_id or new_id()
-    await Publisher(broker).send(
+    await Publisher(broker, user_id=user_id).send(
         entry(
             c.COMMANDS_EXCHANGE,
             routing_key,
@@ -122,9 +128,12 @@ async def send_command(
 class Publisher:
     """Publishes outbox entries, directly or from a job's outbox."""
 
-    def __init__(self, broker: Broker, store: Store | None = None) -> None:
+    def __init__(
+        self, broker: Broker, store: Store | None = None, *, user_id: str | None = None
+    ) -> None:
         self.broker = broker
         self.store = store
+        self.user_id = user_id  # set on every message: the user of the broker connection
 
     async def send(self, *entries: OutboxEntry) -> None:
         """Publish ``entries`` in order; returns once the broker confirmed every one."""
@@ -165,6 +174,7 @@ class Publisher:
                 timestamp=utcnow(),
                 content_type="application/json",
                 app_id=c.APP_ID,
+                user_id=self.user_id,
             ),
             mandatory=item.mandatory,
         )

@@ -27,6 +27,7 @@ from leadgen.errors import DecodeError, Superseded
 from leadgen.log import log
 from leadgen.metrics import Metrics
 from leadgen.publisher import new_id
+from leadgen.sender import DEFAULT_USER, sender_of
 
 P = ParamSpec("P")
 # The longest wait between two tries of a handler during an outage.
@@ -49,12 +50,14 @@ class Runner:
         max_attempts: int,
         prefetch: int,
         metrics: Metrics | None = None,
+        user_id: str = DEFAULT_USER,
     ) -> None:
         self.broker = broker
         self.actors = actors
         self.max_attempts = max_attempts
         self.prefetch = prefetch
         self.metrics = metrics or Metrics()
+        self.user_id = user_id  # the worker's broker user: the publisher of every copy
         self.in_flight = 0
         self.idle = asyncio.Event()
         self.idle.set()
@@ -189,7 +192,7 @@ class Runner:
             return "rejected"
         log.warning("message_retried", attempts=attempts, reason=reason, exc_info=exc)
         await asyncio.sleep(min(0.2 * 2**attempts, 5.0))
-        copy = _copy(delivery, {c.ATTEMPTS_HEADER: attempts + 1})
+        copy = self._copy(delivery, {c.ATTEMPTS_HEADER: attempts + 1})
         await self._outlasting_outages(self.broker.publish, "", actor.queue, copy)
         await delivery.ack()
         return "retried"
@@ -203,6 +206,9 @@ class Runner:
         except Exception as exc:
             log.error("give_up_failed", reason=f"{type(exc).__name__}: {exc}", exc_info=exc)
 
+    def _copy(self, delivery: Delivery, headers: dict[str, str | int]) -> Outbound:
+        return _copy(delivery, headers, self.user_id)
+
     async def dead_letter(self, delivery: Delivery, queue: str, reason: str) -> None:
         """Send the message, unchanged, to ``leadgen.dlx`` with its reason, then ack it."""
         reason = " ".join(reason.split())[:500]
@@ -211,7 +217,7 @@ class Runner:
         await self.broker.publish(
             c.DEAD_LETTER_EXCHANGE,
             routing_key,
-            _copy(delivery, {c.ERROR_HEADER: reason, c.QUEUE_HEADER: queue}),
+            self._copy(delivery, {c.ERROR_HEADER: reason, c.QUEUE_HEADER: queue}),
         )
         await delivery.ack()
 
@@ -242,11 +248,16 @@ def _log_waiting(error: BaseException | None, tries: int) -> None:
     )
 
 
-def _copy(delivery: Delivery, headers: dict[str, str | int]) -> Outbound:
+def _copy(delivery: Delivery, headers: dict[str, str | int], own_user: str) -> Outbound:
     """The delivery as a message to publish again, unchanged but for ``headers`` added; it
-    keeps the routing key it was first published with in a header of its own."""
+    keeps the routing key it was first published with, and its sender, in headers of their
+    own (the copy is published by ``own_user``, the worker's)."""
     kept = {c.ROUTING_KEY_HEADER: original_routing_key(delivery)}
+    sender = sender_of(delivery, own_user).user_id
+    if sender:
+        kept[c.SENDER_HEADER] = sender
     return Outbound(
+        user_id=own_user,
         body=delivery.body,
         type=delivery.type or "",
         message_id=delivery.message_id or new_id(),

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     stall_seconds: float = Field(default=300.0, gt=0, le=86400)
     # Every MongoDB operation gives up after this long: a frozen store is an outage, not a hang.
     store_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # Users (comma-separated) whose broker-validated user_id may grant credits; empty: anyone.
+    grant_users: str = ""
+
+    @property
+    def grant_user_names(self) -> frozenset[str]:
+        """The users allowed to grant credits; empty when grants are open to any publisher."""
+        return frozenset(name.strip() for name in self.grant_users.split(",") if name.strip())
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -35,6 +35,7 @@ from leadgen.providers import lead_source as make_lead_source
 from leadgen.providers.base import Auditor, LeadSource
 from leadgen.runtime import Runner
 from leadgen.services import Services
+from leadgen.sender import url_user
 from leadgen.settings import Settings
 from leadgen.store.base import Store
 
@@ -81,6 +82,7 @@ class Worker:
             max_attempts=settings.max_attempts,
             prefetch=settings.prefetch,
             metrics=self.services.metrics,
+            user_id=url_user(settings.amqp_url),
         )
         self.maintenance = Maintenance(self.services)
         self.http: HealthServer | None = None
@@ -93,6 +95,12 @@ class Worker:
         await self.runner.start()
         self.maintenance.start()
         log.info("worker_started", actors=len(self.runner.actors))
+        if not self.settings.grant_user_names:
+            log.warning(
+                "grants_open",
+                reason="LEADGEN_GRANT_USERS is empty: any publisher to leadgen.commands can"
+                " grant credits",
+            )
 
     async def serve_http(self, port: int, host: str = "0.0.0.0") -> HealthServer:
         """Serve ``/healthz``, ``/readyz`` and ``/metrics`` on ``host:port`` until ``stop()``."""

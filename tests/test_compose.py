@@ -43,3 +43,23 @@ def test_worker_healthcheck_asks_readyz() -> None:
     check = " ".join(worker["healthcheck"]["test"])
     assert "http://127.0.0.1:8080/readyz" in check
     assert worker["environment"]["LEADGEN_HTTP_PORT"] == "8080"
+
+
+def script_default(name: str) -> str:
+    """The default of ``name`` in deploy/rabbitmq-users.sh."""
+    script = (COMPOSE.parent / "deploy" / "rabbitmq-users.sh").read_text()
+    [value] = re.findall(rf"\$\{{{name}:=([^}}]+)\}}", script)
+    return value
+
+
+def test_the_stack_runs_the_worker_as_its_own_user_and_takes_grants_from_billing() -> None:
+    """The stack creates leadgen's users with deploy/rabbitmq-users.sh before the worker
+    starts; the worker logs in as the worker user and accepts grants from the billing user."""
+    stack = services()
+    setup = stack["rabbitmq-users"]
+    assert any("deploy/rabbitmq-users.sh" in volume for volume in setup["volumes"])
+    worker = stack["worker"]
+    assert worker["depends_on"]["rabbitmq-users"]["condition"] == "service_completed_successfully"
+    user = worker["environment"]["LEADGEN_AMQP_URL"].split("//")[1].split(":")[0]
+    assert user == script_default("LEADGEN_WORKER_USER")
+    assert worker["environment"]["LEADGEN_GRANT_USERS"] == script_default("LEADGEN_BILLING_USER")

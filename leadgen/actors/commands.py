@@ -31,6 +31,7 @@ from leadgen.messages.commands import (
     StartJob,
 )
 from leadgen.publisher import entry, new_id
+from leadgen.sender import Sender, sender_of, sent_by, url_user
 from leadgen.store.models import utcnow
 
 NAME_OF_TYPE: dict[str, CommandName] = {
@@ -72,9 +73,21 @@ class CommandsActor(Actor[Command]):
         structlog.contextvars.bind_contextvars(
             command=message.type, customer_id=message.customer_id, correlation_id=correlation_id
         )
+        sender = sender_of(delivery, url_user(self.services.settings.amqp_url))
+        with sent_by(sender):
+            await self._apply(message, delivery, correlation_id, sender)
+
+    async def _apply(
+        self, message: Command, delivery: Delivery, correlation_id: str, sender: Sender
+    ) -> None:
         verdict = Verdict()
         job_id: str | None = getattr(message, "job_id", None)
-        if isinstance(message, StartJob):
+        if isinstance(message, GrantCredits) and not self._may_grant(sender):
+            # Credits are money: only the users named in LEADGEN_GRANT_USERS may grant them.
+            reason = f"grants are not accepted from {sender.user_id or 'a sender without user_id'}"
+            refused("credits.grant", reason)
+            verdict.refuse(reason)
+        elif isinstance(message, StartJob):
             job = await start_job(
                 self.services,
                 message,
@@ -90,7 +103,11 @@ class CommandsActor(Actor[Command]):
             )
         else:
             await self._job_command(message, delivery, correlation_id, verdict)
-        await self._answer(message, delivery, correlation_id, job_id, verdict)
+        await self._answer(message, delivery, correlation_id, job_id, verdict, sender)
+
+    def _may_grant(self, sender: Sender) -> bool:
+        allowed = self.services.settings.grant_user_names
+        return not allowed or sender.user_id in allowed
 
     async def _job_command(
         self,
@@ -133,6 +150,7 @@ class CommandsActor(Actor[Command]):
         correlation_id: str,
         job_id: str | None,
         verdict: Verdict,
+        sender: Sender,
     ) -> None:
         """Publish the command's answer; a redelivered command answers again with the same
         message id (its own, else one made from its body), so the caller sees one answer."""
@@ -142,8 +160,7 @@ class CommandsActor(Actor[Command]):
             "job_id": job_id,
             "message_id": delivery.message_id,
             "correlation_id": correlation_id,
-            "user_id": getattr(delivery, "user_id", None),
-            "app_id": delivery.app_id,
+            **sender.fields(),
             "at": utcnow(),
         }
         answer: CommandAnswer

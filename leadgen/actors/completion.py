@@ -90,7 +90,11 @@ def _announcement(job: Job, status: JobStatus, error: ErrorEnvelope | None = Non
         return event(make_event(JobCompleted, job, status=status, counts=job.counts.model_dump()))
     if status == "failed":
         return event(make_event(JobFailed, job, status=status, error=error or job.error))
-    return event(make_event(JobCancelled, job, status=status, reason=job.cancel_reason))
+    return event(
+        make_event(
+            JobCancelled, job, status=status, reason=job.cancel_reason, **(job.cancelled_by or {})
+        )
+    )
 
 
 def _log_terminal(job: Job) -> None:

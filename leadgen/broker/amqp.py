@@ -65,11 +65,15 @@ class AmqpBroker:
         connection_name: str | None = None,
         queue_type: QueueType = "classic",
         delivery_limit: int = 20,
+        declare: bool = True,
     ) -> None:
         """``queue_type`` and ``delivery_limit`` must match every other process on the broker
         (``LEADGEN_QUEUE_TYPE``, ``LEADGEN_DELIVERY_LIMIT``): RabbitMQ refuses to declare an
-        existing queue with other arguments."""
+        existing queue with other arguments. ``declare=False`` is for a client that only
+        sends commands and reads answers: it declares nothing (its user needs no right to
+        configure leadgen's topology) and finds exchanges as it publishes to them."""
         self.url = url
+        self.declare = declare
         self.connection_name = connection_name or f"leadgen@{socket.gethostname()}:{os.getpid()}"
         self.queue_type = queue_type
         self.delivery_limit = delivery_limit
@@ -103,7 +107,8 @@ class AmqpBroker:
             with translated():
                 # A returned (unroutable mandatory) message raises instead of confirming.
                 channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-                await self._declare_topology(channel)
+                if self.declare:
+                    await self._declare_topology(channel)
         except BrokerUnavailable:
             await connection.close()
             raise
@@ -186,6 +191,7 @@ class AmqpBroker:
             correlation_id=message.correlation_id,
             type=message.type,
             app_id=message.app_id,
+            user_id=message.user_id,
             timestamp=message.timestamp or datetime.now(UTC),
             headers=to_field_table(message.headers),
         )
@@ -314,10 +320,16 @@ class AmqpBroker:
         return int(amqp_queue.declaration_result.message_count or 0)
 
     async def consumer_count(self, queue: str) -> int:
-        """Number of consumers of ``queue`` (workers listening to it)."""
+        """Number of consumers of ``queue`` (workers listening to it); 0 when it does not
+        exist (no worker ever declared it)."""
         async with self._throwaway() as channel:
-            with translated():
-                amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
+            try:
+                with translated():
+                    amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
+            except BrokerUnavailable as exc:
+                if "NOT_FOUND" in str(exc):
+                    return 0
+                raise
         return int(amqp_queue.declaration_result.consumer_count or 0)
 
     async def bind_queue(self, exchange: str, routing_key: str = "#") -> str:

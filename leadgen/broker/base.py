@@ -40,6 +40,8 @@ class Outbound:
     timestamp: datetime | None = None
     content_type: str = "application/json"
     app_id: str | None = "leadgen"
+    # The publishing connection's user: RabbitMQ refuses a message whose user_id is another.
+    user_id: str | None = None
 
 
 class Delivery(Protocol):
@@ -67,6 +69,10 @@ class Delivery(Protocol):
     def content_type(self) -> str | None: ...
     @property
     def app_id(self) -> str | None: ...
+    @property
+    def user_id(self) -> str | None:
+        """The sender as the broker validated it (RabbitMQ checks it against the connection's
+        user); None when the publisher did not set it."""
 
     async def ack(self) -> None:
         """Settle the message: its effects are stored."""

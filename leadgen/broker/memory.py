@@ -95,6 +95,7 @@ class MemoryBroker:
             header_table=encode_headers(message.headers),
             content_type=message.content_type,
             app_id=message.app_id,
+            user_id=message.user_id,
             timestamp=message.timestamp or datetime.now(UTC),
         )
         queues = self._route(exchange, routing_key)

@@ -43,6 +43,7 @@ class MemoryDelivery:
         self.timestamp = message.timestamp
         self.content_type = message.content_type
         self.app_id = message.app_id
+        self.user_id = message.user_id
         self.redelivered = message.redelivered
         # Decoded for this delivery: a handler that edits it cannot alter a redelivery.
         self.headers = message.headers

@@ -29,6 +29,7 @@ class StoredMessage:
     app_id: str | None
     timestamp: datetime | None
     redelivered: bool = False
+    user_id: str | None = None  # as published: in process, nobody checks it
 
     @property
     def headers(self) -> dict[str, HeaderValue]:

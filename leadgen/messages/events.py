@@ -23,6 +23,9 @@ class JobEvent(BaseModel):
     status: str
     at: datetime
     correlation_id: str | None = None
+    # Who sent the command that caused the event (a start, resume or cancel), when known.
+    user_id: str | None = None
+    app_id: str | None = None
 
 
 class JobStarted(JobEvent):

@@ -133,6 +133,8 @@ class Job(_Doc):
     command_ids: list[str] = Field(default_factory=list)
     audit_plan: AuditPlan | None = None
     cancel_reason: str | None = None
+    # Internal: who sent the cancel (``user_id``, ``app_id``), for the job.cancelled event.
+    cancelled_by: dict[str, str] | None = None
     # Internal: messages caused by stored transitions and not yet published, by message id;
     # ``outbox_since`` is when the latest was added (the relay looks for old ones).
     outbox: dict[str, OutboxEntry] = Field(default_factory=dict)
