@@ -34,8 +34,8 @@ from leadgen.providers import auditor as make_auditor
 from leadgen.providers import lead_source as make_lead_source
 from leadgen.providers.base import Auditor, LeadSource
 from leadgen.runtime import Runner
-from leadgen.services import Services
 from leadgen.sender import url_user
+from leadgen.services import Services
 from leadgen.settings import Settings
 from leadgen.store.base import Store
 
