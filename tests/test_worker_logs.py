@@ -96,6 +96,8 @@ async def test_worker_writes_only_json_lines_through_forced_reconnects(
         "LEADGEN_LOG_LEVEL": "info",
         # Warnings shown, not silenced: they too must come out as JSON.
         "PYTHONWARNINGS": "default",
+        # Grants closed to all but billing: the worker has no `grants_open` warning to give.
+        "LEADGEN_GRANT_USERS": "billing",
     }
     vhost = urlsplit(amqp_url).path.lstrip("/")
     stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
