@@ -12,14 +12,7 @@ from leadgen.actors.base import Actor, bind_job
 from leadgen.broker.base import Delivery
 from leadgen.broker.headers import is_replay, original_routing_key
 from leadgen.errors import DecodeError
-from leadgen.lifecycle import (
-    Verdict,
-    cancel_job,
-    grant_credits,
-    refused,
-    resume_job,
-    start_job,
-)
+from leadgen.lifecycle import cancel_job, grant_credits, refused, start_job
 from leadgen.messages.answers import CommandAccepted, CommandAnswer, CommandName, CommandRefused
 from leadgen.messages.codec import decode
 from leadgen.messages.commands import (
@@ -31,8 +24,10 @@ from leadgen.messages.commands import (
     StartJob,
 )
 from leadgen.publisher import entry, new_id
+from leadgen.resume import resume_job
 from leadgen.sender import Sender, sender_of, sent_by, url_user
 from leadgen.store.models import utcnow
+from leadgen.verdict import Verdict
 
 NAME_OF_TYPE: dict[str, CommandName] = {
     "leadgen.start.v1": "start",

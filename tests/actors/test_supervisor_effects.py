@@ -12,9 +12,9 @@ from structlog.testing import LogCapture, capture_logs
 from leadgen import constants as c
 from leadgen.actors.completion import CompletionActor
 from leadgen.actors.supervisor import Supervisor
-from leadgen.lifecycle import resume_job
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PhaseOutcome, WorkflowCompleted
+from leadgen.resume import resume_job
 from leadgen.store.models import Counts, Job
 from tests.actors.conftest import Rig, job_at, pause, same_state
 
