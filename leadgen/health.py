@@ -7,6 +7,7 @@ cancels its consumers); ``/metrics`` serves the worker's registry in the Prometh
 format."""
 
 import asyncio
+import contextlib
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -14,10 +15,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from leadgen.errors import ConfigurationError
 from leadgen.log import log
 from leadgen.services import Services
+from leadgen.topology import QUEUES
 
 # A probe must answer within the orchestrator's own timeout (Kubernetes: 1 s by default), so
 # a broker or database slower than this to answer counts as not ready.
 CHECK_TIMEOUT = 0.45
+# The queues workers consume: each should have a consumer (leadgen.dead is read by people).
+CONSUMED_QUEUES = tuple(q.name for q in QUEUES if q.dead_letter)
 
 
 class HealthServer:
@@ -81,7 +85,20 @@ class HealthServer:
         return web.Response(status=503, text=reason)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        """The Prometheus text exposition of the worker's metrics."""
+        """The Prometheus text exposition of the worker's metrics, with readiness and the
+        consumers of every leadgen queue measured now."""
+        metrics = self.services.metrics
+        metrics.ready.set(1 if await self.not_ready() is None else 0)
+        for queue in CONSUMED_QUEUES:
+            try:
+                count = await asyncio.wait_for(
+                    self.services.broker.consumer_count(queue), CHECK_TIMEOUT
+                )
+            except Exception:  # an unknown count is left out of this scrape, never invented
+                with contextlib.suppress(KeyError):
+                    metrics.queue_consumers.remove(queue)
+                continue
+            metrics.queue_consumers.labels(queue).set(count)
         return web.Response(
             body=self.services.metrics.render(),
             headers={"Content-Type": CONTENT_TYPE_LATEST},

@@ -77,6 +77,7 @@ async def start_job(
         log.info(
             "job_started", job_id=job.id, customer_id=job.customer_id, request=request.model_dump()
         )
+        services.metrics.jobs_started.inc()
         await services.publisher.flush(job)
         verdict.accept(job.status)
         return job

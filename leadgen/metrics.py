@@ -4,8 +4,15 @@ and credits. ``/metrics`` (health.py) serves them in the Prometheus text format.
 Each worker owns a registry of its own rather than prometheus-client's global one, so that
 several workers in one process (tests, ``leadgen run``) never add to each other's counters."""
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from leadgen.constants import (
+    DOSSIER_RESEARCH,
+    FEATURES,
+    GENERATE_DOSSIER,
+    LEAD_DISCOVERY,
+    SOURCE,
+)
 from leadgen.store.models import Job
 
 # Phases run from milliseconds (score) to many minutes (generate_dossier on a large job).
@@ -28,6 +35,9 @@ class Metrics:
             "Time to handle and settle one message, by queue.",
             ("queue",),
             registry=self.registry,
+        )
+        self.jobs_started = self._counter(
+            "leadgen_jobs_started", "Jobs created by a start command."
         )
         self.jobs_finished = self._counter(
             "leadgen_jobs_finished", "Jobs that reached a terminal status, by status.", "status"
@@ -70,6 +80,38 @@ class Metrics:
             "leadgen_outbox_relayed",
             "Messages a stopped worker stored and left unsent, published by the relay.",
         )
+        # Set when /metrics is scraped (health.py): what the scrape sees is current.
+        self.ready = Gauge(
+            "leadgen_ready",
+            "1 while this worker is ready (broker connected, every consumer attached, MongoDB"
+            " answering), else 0.",
+            registry=self.registry,
+        )
+        self.queue_consumers = Gauge(
+            "leadgen_queue_consumers",
+            "Consumers of each leadgen queue on the broker, from every worker, as this worker"
+            " last saw them.",
+            ("queue",),
+            registry=self.registry,
+        )
+
+        self._initialise_known_labels()
+
+    def _initialise_known_labels(self) -> None:
+        """Create every series whose label values are known in advance, at 0: a dashboard or
+        an alert over them has a series from the first scrape, not only after the first
+        event (a counter that starts later would also hide its first increase from rate())."""
+        for status in ("completed", "failed", "cancelled"):
+            self.jobs_finished.labels(status)
+        for outcome in ("resumed", "refused"):
+            self.resumes.labels(outcome)
+        for reason in ("paused", "stale"):
+            self.completions_skipped.labels(reason)
+        for feature in FEATURES:
+            self.credits_charged.labels(feature)
+            self.credits_refunded.labels(feature)
+        for feature, phase in ((LEAD_DISCOVERY, SOURCE), (DOSSIER_RESEARCH, GENERATE_DOSSIER)):
+            self.billing_pauses.labels(feature, phase)
 
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         return Counter(name, documentation, labels, registry=self.registry)

@@ -110,6 +110,10 @@ class Broker(Protocol):
     async def cancel_consumers(self) -> None:
         """Stop taking new messages; deliveries in flight can still be settled."""
 
+    async def consumer_count(self, queue: str) -> int:
+        """How many consumers ``queue`` has on the broker, from any process; 0 when the queue
+        does not exist."""
+
     async def is_ready(self) -> bool:
         """True while the connection is open and every consumer is attached.
 

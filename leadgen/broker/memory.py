@@ -256,6 +256,11 @@ class MemoryBroker:
         self._changed()
         return count
 
+    async def consumer_count(self, queue: str) -> int:
+        """Number of consumers of ``queue``; 0 when it does not exist."""
+        found = self._queues.get(queue)
+        return 0 if found is None else len(found.consumers)
+
     async def message_count(self, queue: str) -> int:
         """Number of ready (not unsettled) messages in ``queue``."""
         return len(self._queue(queue).ready)
