@@ -309,3 +309,30 @@ def test_every_logql_query_filters_on_events_the_worker_logs(observed: Observed)
     rare = {e for e in named - observed.log_events if e in RARE_EVENTS}
     assert named - observed.log_events - rare == set()
     assert all(re.search(rf'log\.\w+\(\s*"{e}"', source) for e in rare), rare
+
+
+def test_the_dashboard_uses_the_provisioned_data_sources_and_labels() -> None:
+    """Every panel and target of the dashboard names a data source Grafana is provisioned
+    with, and the stream label every LogQL query selects on is the one promtail sets."""
+    provisioned = yaml.safe_load(
+        (OBSERVABILITY / "grafana" / "provisioning" / "datasources" / "datasources.yml").read_text()
+    )
+    uids = {(d["type"], d["uid"]) for d in provisioned["datasources"]}
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    used = {
+        (source["type"], source["uid"])
+        for panel in panels
+        for source in [panel["datasource"], *(t["datasource"] for t in panel["targets"])]
+    }
+    assert used == uids
+    promtail = yaml.safe_load((OBSERVABILITY / "promtail.yml").read_text())
+    labels = {
+        rule["target_label"]
+        for job in promtail["scrape_configs"]
+        for rule in job["relabel_configs"]
+    }
+    assert "compose_service" in labels
+    assert all(
+        q.startswith('{compose_service="worker"}') or "{compose_service=" in q
+        for q in logql_queries()
+    )
