@@ -332,7 +332,3 @@ def test_the_dashboard_uses_the_provisioned_data_sources_and_labels() -> None:
         for rule in job["relabel_configs"]
     }
     assert "compose_service" in labels
-    assert all(
-        q.startswith('{compose_service="worker"}') or "{compose_service=" in q
-        for q in logql_queries()
-    )
