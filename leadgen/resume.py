@@ -1,5 +1,5 @@
 """What a resume does: re-check the credits of the pause, then relaunch the paused phase under
-a new run, or refuse and leave the job paused (architecture: Resume).
+a new run, or refuse and leave the job paused (docs/architecture.md, the life of a job).
 
 A resume is idempotent (invariant 6): recognised as applied by its message id, or, without one,
 by the paused run it resumed; a redelivered resume only publishes what it stored."""

@@ -271,14 +271,14 @@ def test_every_promql_expression_returns_series_from_a_real_worker(observed: Obs
 
 def logql_queries() -> list[str]:
     """Every LogQL query operators are given: the dashboard's Loki targets, the log queries its
-    panels link to, and the README's examples."""
+    panels link to, and the examples of the README and docs/."""
     panels = json.loads(DASHBOARD.read_text())["panels"]
     links = [
         json.loads(urllib.parse.unquote(link["url"].split("left=", 1)[1]))["queries"][0]["expr"]
         for panel in panels
         for link in panel.get("links", [])
     ]
-    readme = (ROOT / "README.md").read_text()
+    readme = "\n".join(p.read_text() for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
     examples = [
         line
         for block in re.findall(r"```logql\n(.*?)```", readme, flags=re.DOTALL)
@@ -299,7 +299,7 @@ def event_names(query: str) -> set[str]:
 @pytest.mark.amqp
 @pytest.mark.mongo
 def test_every_logql_query_filters_on_events_the_worker_logs(observed: Observed) -> None:
-    """Each event name in the dashboard's and the README's LogQL is one the worker logged in
+    """Each event name in the LogQL of the dashboard and the docs is one the worker logged in
     the scenario; the few that only an outage or a stalled job produces must be events the
     code logs. Every query selects the stack's worker stream."""
     queries = logql_queries()

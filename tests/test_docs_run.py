@@ -1,6 +1,7 @@
-"""The README works as written: its shell blocks that can run here (the quick start's
-commands, the session against services you already run) and its Python snippet, run as a
-script, against this test's RabbitMQ virtual host and MongoDB database."""
+"""The README and docs/ work as written: their shell blocks that can run here (the quick
+start's commands, the tour's paused run, the session against services you already run) and
+the contract's Python snippet, run as a script, against this test's RabbitMQ virtual host and
+MongoDB database."""
 
 import csv
 import io
@@ -17,13 +18,14 @@ import pytest
 from tests.services import database_name
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
+# Everything a reader is given to copy: the README and the documents under docs/.
+DOCS = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 BIN = Path(sys.executable).parent  # where this environment's `leadgen` is
 
 
 def blocks(language: str) -> list[str]:
-    """The README's fenced code blocks in ``language``."""
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+    """The fenced code blocks in ``language`` of the README and docs/."""
+    return re.findall(rf"```{language}\n(.*?)```", DOCS, flags=re.DOTALL)
 
 
 def block_with(language: str, text: str) -> str:
@@ -57,11 +59,21 @@ def services(amqp_url: str, mongodb_url: str) -> Iterator[dict[str, str]]:
     }
 
 
-def test_the_quick_start_commands_run(tmp_path: Path) -> None:
-    """The quick start's `.venv/bin/leadgen run` commands work, the second writing a CSV."""
-    script = block_with("sh", ".venv/bin/leadgen run").replace(
+def test_the_tour_run_pauses_where_it_says(tmp_path: Path) -> None:
+    """The tour's `leadgen run` with credits for one dossier pauses in generate_dossier (exit
+    3) and prints the command that would finish it."""
+    script = block_with("sh", "--credits dossier_research=1").replace(
         ".venv/bin/leadgen", f"{BIN}/leadgen"
     )
+    done = bash(script, tmp_path, dict(os.environ))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "paused in generate_dossier" in done.stdout
+    assert "leadgen run --customer demo" in done.stdout
+
+
+def test_the_quick_start_commands_run(tmp_path: Path) -> None:
+    """The quick start's `.venv/bin/leadgen run` commands work, the second writing a CSV."""
+    script = block_with("sh", "> leads.csv").replace(".venv/bin/leadgen", f"{BIN}/leadgen")
     done = bash(script, tmp_path, dict(os.environ))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "dossier: " in done.stdout
