@@ -12,7 +12,6 @@ from rich.console import Console
 
 from leadgen import constants as c
 from leadgen.backends import mongo_store
-from leadgen.broker.base import Broker
 from leadgen.cli_answers import EXIT_REFUSED, Answer, send_and_wait
 from leadgen.cli_ops import run_ops
 from leadgen.console import make_console, show_credits, show_status
@@ -259,13 +258,9 @@ async def run_embedded(
                 f"job {command.job_id}: {command.query!r}"
                 + (f" in {command.location}" if command.location else "")
             )
-        await _send_embedded(broker, c.START_KEY, command)
+        await send_command(broker, c.START_KEY, command)
         job = await follow(store, str(command.job_id), console, poll=0.05, rerun=credits)
         write_leads(await store.leads(job.id), args.format, out, console)
         return exit_code(job)
     finally:
         await worker.stop(grace=5.0)
-
-
-async def _send_embedded(broker: Broker, routing_key: str, command: BaseModel) -> None:
-    await send_command(broker, routing_key, command)

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -16,18 +15,7 @@ import pytest
 
 from leadgen import constants as c
 from leadgen.broker.amqp import AmqpBroker
-from tests.services import database_name
-
-LEADGEN = [sys.executable, "-m", "leadgen"]
-
-
-def leadgen(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run one ``leadgen`` command to completion."""
-    return subprocess.run(
-        [*LEADGEN, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+from tests.processes import leadgen, running_worker, worker_env
 
 
 @pytest.mark.parametrize(
@@ -105,36 +93,16 @@ def test_run_exits_3_when_credits_run_out() -> None:
 
 
 @pytest.fixture
-def service_env(amqp_url: str, mongodb_url: str) -> Iterator[dict[str, str]]:
+def service_env(amqp_url: str, mongodb_url: str) -> dict[str, str]:
     """Environment pointing every leadgen process at this test's vhost and database."""
-    env = {
-        **os.environ,
-        "LEADGEN_AMQP_URL": amqp_url,
-        "LEADGEN_MONGODB_URL": mongodb_url,
-        "LEADGEN_MONGODB_DB": database_name(),
-        "LEADGEN_HTTP_PORT": "0",
-        "LEADGEN_LOG_FORMAT": "json",
-    }
-    yield env
+    return worker_env(amqp_url, mongodb_url)
 
 
 @pytest.fixture
 def worker(service_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A ``leadgen worker`` process, stopped with SIGTERM after the test."""
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [*LEADGEN, "worker"], env=service_env, stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 30
-    while b"worker_started" not in (tmp_path / "worker.log").read_bytes():
-        assert process.poll() is None, (tmp_path / "worker.log").read_text()
-        assert time.monotonic() < deadline, "worker did not start"
-        time.sleep(0.1)
-    yield process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    log.close()
+    with running_worker(service_env, tmp_path / "worker.log") as process:
+        yield process
 
 
 def test_worker_and_commands_end_to_end(
@@ -330,9 +298,7 @@ def test_follow_ends_when_the_job_makes_no_progress(
     fifo = tmp_path / "leads.csv"
     os.mkfifo(fifo)
     env = {**service_env, "LEADGEN_LEAD_SOURCE": f"file:{fifo}"}
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen([*LEADGEN, "worker"], env=env, stdout=out, stderr=out)
+    with running_worker(env, tmp_path / "worker.log"):
         try:
             granted = leadgen("credits", "grant", "acme", "lead_discovery", "1", env=env)
             assert granted.returncode == 0, granted.stderr
@@ -345,8 +311,6 @@ def test_follow_ends_when_the_job_makes_no_progress(
                 writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
                 os.write(writer, b"name,website\n")
                 os.close(writer)
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
     assert stuck.returncode == 6, stuck.stdout + stuck.stderr
     assert one_line(stuck) == (
         "leadgen: error: job stuck made no progress for 2 s (status running);"

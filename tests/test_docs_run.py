@@ -9,12 +9,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.processes import running_worker, worker_env
 from tests.services import database_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,30 +110,16 @@ def test_the_python_snippet_runs_as_a_script(services: dict[str, str], tmp_path:
     """The integration snippet, saved as a file, starts a job and prints leadgen's answer."""
     script = tmp_path / "start_job.py"
     script.write_text(block_with("python", "leadgen.start.v1"))
-    env = {
-        **services,
-        "LEADGEN_AMQP_URL": services["TEST_AMQP_URL"],
-        "LEADGEN_MONGODB_URL": services["TEST_MONGODB_URL"],
-        "LEADGEN_LOG_FORMAT": "json",
-    }
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen([str(BIN / "leadgen"), "worker"], env=env, stdout=out, stderr=out)
-        try:
-            deadline = time.monotonic() + 60
-            while b"worker_started" not in log.read_bytes():  # its exchanges are declared
-                assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            done = subprocess.run(
-                [sys.executable, str(script)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-        finally:
-            worker.terminate()
-            worker.wait(timeout=60)
+    env = worker_env(services["TEST_AMQP_URL"], services["TEST_MONGODB_URL"])
+    # Once the worker has started, its exchanges are declared for the snippet to publish to.
+    with running_worker(env, tmp_path / "worker.log"):
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "leadgen.command.accepted.v1 running"

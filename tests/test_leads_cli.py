@@ -6,8 +6,6 @@ import csv
 import io
 import json
 import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -16,14 +14,7 @@ from leadgen.leads_export import CSV_COLUMNS
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.store.models import Job, JobRequest, Lead
 from leadgen.store.mongo import MongoStore
-
-LEADGEN = [sys.executable, "-m", "leadgen"]
-
-
-def leadgen(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LEADGEN, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+from tests.processes import leadgen
 
 
 def seeded_leads() -> list[Lead]:

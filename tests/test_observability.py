@@ -8,11 +8,9 @@ Prometheus, promtool and docker-compose come from Debian packages that ``.ci/run
 without them a test is skipped, unless ``CI`` is set, where it fails."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -25,12 +23,12 @@ import pytest
 import yaml
 
 from leadgen import constants as c
-from tests.services import database_name, free_port, rabbitmq_vhost, unavailable
+from tests.processes import leadgen, running_worker, worker_env
+from tests.services import free_port, rabbitmq_vhost, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 OBSERVABILITY = ROOT / "deploy" / "observability"
 DASHBOARD = OBSERVABILITY / "grafana" / "dashboards" / "leadgen.json"
-LEADGEN = [sys.executable, "-m", "leadgen"]
 # Events the dashboard may name though a healthy run cannot produce them (an outage, a stalled
 # job, a stopped worker's outbox): each must still be an event the code logs.
 RARE_EVENTS = {
@@ -118,12 +116,6 @@ class Observed:
         return result
 
 
-def leadgen(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LEADGEN, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 def run_scenario(env: dict[str, str]) -> None:
     """Two jobs: one pauses for dossier credits, has a resume refused, is resumed after a
     top-up and completes with some audits failed; the other pauses for lack of a discovery
@@ -171,15 +163,12 @@ def observed(tmp_path_factory: pytest.TempPathFactory, mongodb_url: str) -> Iter
     tmp = tmp_path_factory.mktemp("observability")
     with rabbitmq_vhost() as amqp_url:
         port, prom_port = free_port(), free_port()
-        env = {
-            **os.environ,
-            "LEADGEN_AMQP_URL": amqp_url,
-            "LEADGEN_MONGODB_URL": mongodb_url,
-            "LEADGEN_MONGODB_DB": database_name(),
-            "LEADGEN_HTTP_PORT": str(port),
-            "LEADGEN_LOG_FORMAT": "json",
-            "LEADGEN_AUDITOR": "offline:0.5",  # some audits fail, and are refunded
-        }
+        env = worker_env(
+            amqp_url,
+            mongodb_url,
+            LEADGEN_HTTP_PORT=str(port),
+            LEADGEN_AUDITOR="offline:0.5",  # some audits fail, and are refunded
+        )
         config = tmp / "prometheus.yml"
         config.write_text(
             yaml.safe_dump(
@@ -195,21 +184,19 @@ def observed(tmp_path_factory: pytest.TempPathFactory, mongodb_url: str) -> Iter
             )
         )
         log = tmp / "worker.log"
-        with log.open("wb") as out:
-            worker = subprocess.Popen([*LEADGEN, "worker"], env=env, stdout=out, stderr=out)
-            server = subprocess.Popen(
-                [
-                    prometheus,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={tmp / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{prom_port}",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            observed = Observed(f"http://127.0.0.1:{prom_port}", set())
-            try:
-                wait_until(lambda: b"worker_started" in log.read_bytes(), "the worker")
+        server = subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'data'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        observed = Observed(f"http://127.0.0.1:{prom_port}", set())
+        try:
+            with running_worker(env, log):
                 wait_until(lambda: _up(observed), "Prometheus scraping the worker")
                 run_scenario(env)
                 time.sleep(4)  # a few more scrapes after the last event
@@ -219,11 +206,9 @@ def observed(tmp_path_factory: pytest.TempPathFactory, mongodb_url: str) -> Iter
                     if line.startswith("{")
                 }
                 yield observed
-            finally:
-                worker.terminate()
-                worker.wait(timeout=60)
-                server.terminate()
-                server.wait(timeout=60)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
 
 
 def _up(observed: Observed) -> bool:

@@ -6,8 +6,6 @@ log lines name its sender."""
 import json
 import os
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,19 +21,13 @@ from leadgen.broker.base import Outbound
 from leadgen.broker.memory import MemoryBroker
 from leadgen.store.memory import MemoryStore
 from tests.harness import running
-from tests.services import AMQP_PASSWORD, AMQP_USER, MANAGEMENT_URL, database_name, management
+from tests.processes import leadgen, running_worker, worker_env
+from tests.services import AMQP_PASSWORD, AMQP_USER, MANAGEMENT_URL, management
 
 ROOT = Path(__file__).resolve().parents[1]
-LEADGEN = [sys.executable, "-m", "leadgen"]
 ROLES = ("worker", "billing", "services", "operator")
 
 pytestmark = [pytest.mark.amqp]
-
-
-def leadgen(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LEADGEN, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 @pytest.fixture
@@ -86,27 +78,10 @@ def worker(
     users: dict[str, str], mongodb_url: str, tmp_path: Path
 ) -> Iterator[tuple[dict[str, str], Path]]:
     """A ``leadgen worker`` as the worker user, taking grants from the billing user only."""
-    env = {
-        **os.environ,
-        "LEADGEN_AMQP_URL": users["worker"],
-        "LEADGEN_MONGODB_URL": mongodb_url,
-        "LEADGEN_MONGODB_DB": database_name(),
-        "LEADGEN_HTTP_PORT": "0",
-        "LEADGEN_LOG_FORMAT": "json",
-        "LEADGEN_GRANT_USERS": users["billing_name"],
-    }
+    env = worker_env(users["worker"], mongodb_url, LEADGEN_GRANT_USERS=users["billing_name"])
     log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([*LEADGEN, "worker"], env=env, stdout=out, stderr=out)
-        try:
-            deadline = time.monotonic() + 60
-            while b"worker_started" not in log.read_bytes():
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            yield env, log
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+    with running_worker(env, log):
+        yield env, log
 
 
 def logged(log: Path, event: str) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@ and stderr alike, even while RabbitMQ drops its connection; one warning per lost
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,8 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from tests.services import database_name, free_port, management
+from tests.processes import worker_env
+from tests.services import free_port, management
 
 LEADGEN = [sys.executable, "-m", "leadgen"]
 WAIT = 60.0
@@ -86,19 +86,16 @@ async def test_worker_writes_only_json_lines_through_forced_reconnects(
     and one ``broker_reconnected`` per close, and writes nothing but JSON lines on stdout and
     stderr up to its exit."""
     port = free_port()
-    env = {
-        **os.environ,
-        "LEADGEN_AMQP_URL": amqp_url,
-        "LEADGEN_MONGODB_URL": mongodb_url,
-        "LEADGEN_MONGODB_DB": database_name(),
-        "LEADGEN_HTTP_PORT": str(port),
-        "LEADGEN_LOG_FORMAT": "json",
-        "LEADGEN_LOG_LEVEL": "info",
+    env = worker_env(
+        amqp_url,
+        mongodb_url,
+        LEADGEN_HTTP_PORT=str(port),
+        LEADGEN_LOG_LEVEL="info",
         # Warnings shown, not silenced: they too must come out as JSON.
-        "PYTHONWARNINGS": "default",
+        PYTHONWARNINGS="default",
         # Grants closed to all but billing: the worker has no `grants_open` warning to give.
-        "LEADGEN_GRANT_USERS": "billing",
-    }
+        LEADGEN_GRANT_USERS="billing",
+    )
     vhost = urlsplit(amqp_url).path.lstrip("/")
     stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
     process = spawn_worker(env, stdout, stderr)
