@@ -1,5 +1,5 @@
 """``python -m leadgen``: the same as the ``leadgen`` command."""
 
-from leadgen.cli import main
+from leadgen.cli.main import main
 
 main()

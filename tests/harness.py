@@ -15,7 +15,7 @@ from leadgen.providers.base import Auditor, LeadSource
 from leadgen.settings import Settings
 from leadgen.store.base import Store
 from leadgen.store.models import Job
-from leadgen.worker import Worker
+from leadgen.worker.process import Worker
 
 
 class Harness:

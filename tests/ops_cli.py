@@ -3,8 +3,8 @@
 import argparse
 import io
 
-from leadgen.cli import build_parser, settings_from
-from leadgen.cli_ops import run_ops
+from leadgen.cli.main import build_parser, settings_from
+from leadgen.cli.ops import run_ops
 
 
 def parse(*argv: str) -> argparse.Namespace:

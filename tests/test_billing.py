@@ -3,9 +3,9 @@ and nothing else."""
 
 import pytest
 
-from leadgen.billing import is_billing_pause_error, pause_message
 from leadgen.errors import BillingError, LeadgenError
 from leadgen.messages.envelope import ErrorEnvelope
+from leadgen.workflow.billing import is_billing_pause_error, pause_message
 
 MESSAGE = pause_message("dossier_research", 3, 0)
 

@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.spinner import Spinner
 
 from leadgen import constants as c
-from leadgen.console import (
+from leadgen.cli.follow import NoProgress, follow
+from leadgen.cli.render.console import (
     make_console,
     resume_commands,
     show_credits,
@@ -17,12 +18,12 @@ from leadgen.console import (
     show_outcome,
     show_status,
 )
-from leadgen.display import Dossiers, progress_view
-from leadgen.follow import NoProgress, follow
+from leadgen.cli.render.display import Dossiers, progress_view
+from leadgen.ids import utcnow
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.store.base import Guard
 from leadgen.store.memory import MemoryStore
-from leadgen.store.models import BillingBlock, Counts, Job, JobRequest, Lead, PhaseState, utcnow
+from leadgen.store.models import BillingBlock, Counts, Job, JobRequest, Lead, PhaseState
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SPINNER_FRAME = re.compile(r"[\u2800-\u28ff]")  # the braille frames of the "dots" spinner

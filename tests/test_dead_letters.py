@@ -12,8 +12,8 @@ import pytest
 from leadgen import constants as c
 from leadgen.broker.amqp import AmqpBroker
 from leadgen.broker.base import Broker, HeaderValue, Outbound
-from leadgen.cli_ops import run_ops
-from leadgen.dead_letters import DeadLetterBroker, list_dead, purge, replay
+from leadgen.broker.dead_letters import DeadLetterBroker, list_dead, purge, replay
+from leadgen.cli.ops import run_ops
 from leadgen.errors import UnroutableMessage
 from leadgen.settings import Settings
 from tests.broker.support import AnyBroker

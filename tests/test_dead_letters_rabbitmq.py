@@ -12,7 +12,7 @@ import pytest
 from leadgen import constants as c
 from leadgen.broker.amqp import AmqpBroker
 from leadgen.broker.base import HeaderValue, Outbound
-from leadgen.dead_letters import list_dead, replay
+from leadgen.broker.dead_letters import list_dead, replay
 from tests.ops_cli import run_cli
 
 WAIT = 10.0

@@ -12,7 +12,7 @@ from leadgen.broker.base import Outbound
 from leadgen.broker.memory import MemoryBroker
 from leadgen.settings import Settings
 from leadgen.store.memory import MemoryStore
-from leadgen.worker import Worker
+from leadgen.worker.process import Worker
 from tests.harness import Harness
 
 WRITES = ("insert_job", "update_job", "add_leads", "update_leads", "record_audit", "move_credits")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from leadgen.leads_export import CSV_COLUMNS
+from leadgen.cli.render.leads_export import CSV_COLUMNS
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.store.models import Job, JobRequest, Lead
 from leadgen.store.mongo import MongoStore

@@ -12,12 +12,12 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from leadgen import constants as c
-from leadgen.backends import amqp_broker, connection_name
 from leadgen.broker.amqp import AmqpBroker
+from leadgen.broker.topology import QUEUES
 from leadgen.errors import BrokerUnavailable
 from leadgen.settings import Settings
-from leadgen.topology import QUEUES
-from leadgen.worker import ACTORS
+from leadgen.worker.backends import amqp_broker, connection_name
+from leadgen.worker.process import ACTORS
 from tests.e2e_fixtures import Backends
 from tests.harness import Harness, running
 from tests.services import management

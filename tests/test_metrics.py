@@ -10,8 +10,8 @@ from leadgen import constants as c
 from leadgen.messages.tasks import WorkflowCompleted
 from leadgen.metrics import Metrics
 from leadgen.providers.offline import OfflineAuditor
-from leadgen.publisher import completed
 from leadgen.store.models import Lead
+from leadgen.workflow.outbox import completed
 from tests.e2e_fixtures import Backends
 from tests.harness import Harness, running
 

@@ -12,13 +12,14 @@ from structlog.testing import capture_logs
 
 from leadgen import constants as c
 from leadgen.broker.base import Broker, Delivery
-from leadgen.dead_letters import DeadLetterBroker, list_dead
+from leadgen.broker.dead_letters import DeadLetterBroker, list_dead
+from leadgen.ids import new_id, utcnow
 from leadgen.messages.tasks import PhaseTask
-from leadgen.phases import first_run
 from leadgen.providers.offline import OfflineAuditor
-from leadgen.publisher import new_id, phase_task
 from leadgen.store.base import Guard, Store
-from leadgen.store.models import Job, JobRequest, Lead, utcnow
+from leadgen.store.models import Job, JobRequest, Lead
+from leadgen.workflow.outbox import phase_task
+from leadgen.workflow.phases import first_run
 from tests.e2e_fixtures import Backends
 from tests.harness import Harness, running
 

@@ -15,14 +15,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from leadgen import constants as c
-from leadgen.backends import amqp_broker, mongo_store
 from leadgen.broker.base import Broker
+from leadgen.ids import new_id
 from leadgen.metrics import Metrics
 from leadgen.providers.offline import OfflineAuditor
-from leadgen.publisher import new_id
 from leadgen.settings import Settings
 from leadgen.store.base import Store
 from leadgen.store.models import Job, Lead
+from leadgen.worker.backends import amqp_broker, mongo_store
 from tests.harness import Harness, running
 from tests.services import database_name, management, secantus_server
 

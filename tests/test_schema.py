@@ -10,13 +10,14 @@ import pytest
 
 from leadgen import constants as c
 from leadgen.actors.commands import TYPE_OF_KEY
-from leadgen.asyncapi import document, to_yaml
+from leadgen.contract.asyncapi import document, to_yaml
+from leadgen.contract.files import write_schemas
+from leadgen.contract.schema import COMMAND_EXAMPLES, DIALECT, json_schemas
 from leadgen.errors import DecodeError
 from leadgen.messages.answers import ANSWERS, CommandAnswer
 from leadgen.messages.codec import decode
 from leadgen.messages.commands import COMMAND
 from leadgen.messages.events import EVENTS, JobEvent
-from leadgen.schema import COMMAND_EXAMPLES, DIALECT, json_schemas, write_schemas
 from tests.ops_cli import run_cli
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

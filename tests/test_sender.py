@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadgen import constants as c
-from leadgen.runtime import _copy
-from leadgen.sender import Sender, sender_of, url_user
+from leadgen.broker.sender import Sender, sender_of, url_user
+from leadgen.worker.runner import _copy
 
 
 @dataclass

@@ -10,16 +10,17 @@ audit that can never be handled is accounted as failed and refunded (invariant 1
 from leadgen import constants as c
 from leadgen.actors.base import Actor, bind_job, recover
 from leadgen.actors.generate_dossier import phase_done, plan_done
-from leadgen.billing import pause_for_billing
 from leadgen.broker.base import Delivery
 from leadgen.errors import PausedForBilling
-from leadgen.jobs import Change, charge_key, commit, refund_key
+from leadgen.ids import charge_key, refund_key
 from leadgen.log import log
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import AUDIT_TASK, AuditTask
-from leadgen.publisher import audit_task
 from leadgen.store.base import Guard
 from leadgen.store.models import AuditResult, Job, Lead, OutboxEntry
+from leadgen.workflow.billing import pause_for_billing
+from leadgen.workflow.jobs import Change, commit
+from leadgen.workflow.outbox import audit_task
 
 TRANSIENT_NAMES = frozenset({"StoreUnavailable", "BrokerUnavailable"})
 

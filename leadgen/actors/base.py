@@ -8,7 +8,6 @@ import structlog
 from pydantic import TypeAdapter
 
 from leadgen import constants as c
-from leadgen.billing import is_billing_pause_error
 from leadgen.broker.base import Delivery
 from leadgen.broker.headers import is_replay
 from leadgen.errors import BrokerUnavailable, PausedForBilling, StoreUnavailable, Superseded
@@ -16,9 +15,10 @@ from leadgen.log import log
 from leadgen.messages.codec import decode
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PHASE_TASK, PhaseOutcome, PhaseTask
-from leadgen.publisher import outcome
-from leadgen.services import Services
 from leadgen.store.models import Job
+from leadgen.workflow.billing import is_billing_pause_error
+from leadgen.workflow.outbox import outcome
+from leadgen.workflow.services import Services
 
 M = TypeVar("M")
 

@@ -3,16 +3,15 @@ credit grants (contract section 2), then answers each command on ``leadgen.event
 (``command.accepted`` or ``command.refused``, with its correlation id). A body that is not a
 valid command is dead-lettered."""
 
-import hashlib
-
 import structlog
 
 from leadgen import constants as c
 from leadgen.actors.base import Actor, bind_job
 from leadgen.broker.base import Delivery
 from leadgen.broker.headers import is_replay, original_routing_key
+from leadgen.broker.sender import Sender, sender_of, sent_by, url_user
 from leadgen.errors import DecodeError
-from leadgen.lifecycle import cancel_job, grant_credits, refused, start_job
+from leadgen.ids import digest, new_id, utcnow
 from leadgen.messages.answers import CommandAccepted, CommandAnswer, CommandName, CommandRefused
 from leadgen.messages.codec import decode
 from leadgen.messages.commands import (
@@ -23,11 +22,10 @@ from leadgen.messages.commands import (
     ResumeJob,
     StartJob,
 )
-from leadgen.publisher import entry, new_id
-from leadgen.resume import resume_job
-from leadgen.sender import Sender, sender_of, sent_by, url_user
-from leadgen.store.models import utcnow
-from leadgen.verdict import Verdict
+from leadgen.workflow.lifecycle import cancel_job, grant_credits, refused, start_job
+from leadgen.workflow.outbox import entry
+from leadgen.workflow.resume import resume_job
+from leadgen.workflow.verdict import Verdict
 
 NAME_OF_TYPE: dict[str, CommandName] = {
     "leadgen.start.v1": "start",
@@ -176,13 +174,8 @@ class CommandsActor(Actor[Command]):
                 c.EVENTS_EXCHANGE,
                 answer.ROUTING_KEY,
                 answer,
-                message_id=f"answer:{delivery.message_id or _digest(delivery.body)}",
+                message_id=f"answer:{delivery.message_id or digest(delivery.body)}",
                 correlation_id=correlation_id,
                 mandatory=False,
             )
         )
-
-
-def _digest(body: bytes) -> str:
-    """A message id for what a command without one causes: the same for every copy."""
-    return hashlib.sha256(body).hexdigest()[:32]

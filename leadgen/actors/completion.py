@@ -7,14 +7,14 @@ repeats both conditions, so a pause or a resume that lands in between still wins
 from leadgen import constants as c
 from leadgen.actors.base import Actor, bind_job, recover
 from leadgen.broker.base import Delivery
-from leadgen.jobs import Change, commit, make_event
 from leadgen.log import log
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.events import JobCancelled, JobCompleted, JobFailed
 from leadgen.messages.tasks import WORKFLOW_COMPLETED, WorkflowCompleted
-from leadgen.publisher import event
 from leadgen.store.base import Guard
 from leadgen.store.models import Job, JobStatus, OutboxEntry
+from leadgen.workflow.jobs import Change, commit, make_event
+from leadgen.workflow.outbox import event
 
 TERMINAL: dict[str, JobStatus] = {
     "success": "completed",

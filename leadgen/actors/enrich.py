@@ -4,9 +4,9 @@ from typing import Any
 
 from leadgen.actors.base import PhaseActor
 from leadgen.constants import ENRICH
-from leadgen.jobs import refresh_counts
 from leadgen.leads.normalise import enrich
 from leadgen.store.models import Job
+from leadgen.workflow.jobs import refresh_counts
 
 
 class EnrichActor(PhaseActor):

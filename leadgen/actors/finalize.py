@@ -6,9 +6,9 @@ from typing import Any
 
 from leadgen.actors.base import PhaseActor
 from leadgen.constants import FINALIZE
-from leadgen.jobs import complete_flow, finalize_outcome
 from leadgen.log import log
 from leadgen.store.models import Job
+from leadgen.workflow.jobs import complete_flow, finalize_outcome
 
 
 class FinalizeActor(PhaseActor):

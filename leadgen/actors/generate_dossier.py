@@ -11,12 +11,12 @@ from typing import Any
 
 from leadgen import constants as c
 from leadgen.actors.base import PhaseActor
-from leadgen.jobs import Change, commit
 from leadgen.log import log
 from leadgen.messages.tasks import AuditTask, PhaseOutcome
-from leadgen.publisher import audit_task, outcome
 from leadgen.store.base import Guard
 from leadgen.store.models import AuditPlan, Job, OutboxEntry
+from leadgen.workflow.jobs import Change, commit
+from leadgen.workflow.outbox import audit_task, outcome
 
 
 class GenerateDossierActor(PhaseActor):

@@ -1,22 +1,16 @@
 """Phase ``source``: discover leads for the job's query, for one ``lead_discovery`` credit."""
 
-import hashlib
 from typing import Any
 
 from leadgen.actors.base import PhaseActor
-from leadgen.billing import pause_for_billing
 from leadgen.constants import LEAD_DISCOVERY, SOURCE
-from leadgen.jobs import charge_key
+from leadgen.ids import charge_key, lead_id_of
 from leadgen.providers.base import RawLead
 from leadgen.store.models import Job, Lead
+from leadgen.workflow.billing import pause_for_billing
 
 JOB_WIDE = "job"  # the lead id of charges that belong to the whole job
 MAX_REPORTED_ROWS = 20  # skipped rows kept in the source detail (all are counted)
-
-
-def lead_id_of(raw: RawLead) -> str:
-    """A lead id stable across re-runs of the source: derived from the source's own id."""
-    return "ld_" + hashlib.sha256(raw.source_id.encode()).hexdigest()[:12]
 
 
 def lead_of(job: Job, raw: RawLead, rank: int) -> Lead:
@@ -26,7 +20,7 @@ def lead_of(job: Job, raw: RawLead, rank: int) -> Lead:
         signals.setdefault("keywords", list(raw.keywords))
     return Lead(
         job_id=job.id,
-        lead_id=lead_id_of(raw),
+        lead_id=lead_id_of(raw.source_id),
         name=raw.name,
         website=raw.website,
         location=raw.location,

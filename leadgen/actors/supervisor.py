@@ -14,7 +14,14 @@ import structlog
 
 from leadgen import constants as c
 from leadgen.actors.base import Actor, bind_job, recover
-from leadgen.billing import (
+from leadgen.broker.base import Delivery
+from leadgen.ids import utcnow
+from leadgen.log import log
+from leadgen.messages.envelope import ErrorEnvelope
+from leadgen.messages.tasks import PHASE_OUTCOME, PhaseOutcome, PhaseTask, WorkflowCompleted
+from leadgen.store.base import Guard
+from leadgen.store.models import BillingBlock, Job, OutboxEntry
+from leadgen.workflow.billing import (
     PHASE_FEATURES,
     is_billing_pause_error,
     log_pause,
@@ -22,15 +29,9 @@ from leadgen.billing import (
     pause_message,
     paused_event,
 )
-from leadgen.broker.base import Delivery
-from leadgen.jobs import Change, commit
-from leadgen.log import log
-from leadgen.messages.envelope import ErrorEnvelope
-from leadgen.messages.tasks import PHASE_OUTCOME, PhaseOutcome, PhaseTask, WorkflowCompleted
-from leadgen.phases import advanced, next_phase, with_phase
-from leadgen.publisher import completed, phase_task
-from leadgen.store.base import Guard
-from leadgen.store.models import BillingBlock, Job, OutboxEntry, utcnow
+from leadgen.workflow.jobs import Change, commit
+from leadgen.workflow.outbox import completed, phase_task
+from leadgen.workflow.phases import advanced, next_phase, with_phase
 
 Result = Literal["success", "failed", "canceled"]
 

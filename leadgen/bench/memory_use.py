@@ -13,7 +13,7 @@ from leadgen.bench.workflow import CUSTOMER, ENDINGS, Endings, start_job, watch
 from leadgen.broker.memory import MemoryBroker
 from leadgen.settings import Settings
 from leadgen.store.memory import MemoryStore
-from leadgen.worker import Worker
+from leadgen.worker.process import Worker
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 

@@ -20,7 +20,7 @@ from leadgen.messages.commands import StartJob
 from leadgen.settings import Settings
 from leadgen.store.base import Store
 from leadgen.store.memory import MemoryStore
-from leadgen.worker import Worker
+from leadgen.worker.process import Worker
 
 CUSTOMER = "bench"
 # Events that end a job (or its run): the bench waits for one per job, never forever.

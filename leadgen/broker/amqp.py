@@ -34,9 +34,9 @@ from leadgen.broker.amqp_errors import LIBRARY_ERRORS, TIMEOUT, translated
 from leadgen.broker.amqp_queue import QueueDeclaration
 from leadgen.broker.base import Handler, Outbound
 from leadgen.broker.headers import to_field_table
+from leadgen.broker.topology import EXCHANGES, QUEUES, QueueType, queue_arguments
 from leadgen.errors import BrokerUnavailable
 from leadgen.log import describe_error
-from leadgen.topology import EXCHANGES, QUEUES, QueueType, queue_arguments
 
 __all__ = ["TIMEOUT", "AmqpBroker", "AmqpDelivery"]
 

@@ -22,8 +22,8 @@ from leadgen.broker.headers import encode_headers
 from leadgen.broker.memory_delivery import Lease, MemoryDelivery
 from leadgen.broker.memory_queue import MemoryConsumer, MemoryQueue, StoredMessage
 from leadgen.broker.routing import Exchanges, topic_matches
+from leadgen.broker.topology import EXCHANGES, QUEUES
 from leadgen.errors import BrokerUnavailable, UnroutableMessage
-from leadgen.topology import EXCHANGES, QUEUES
 
 __all__ = ["MemoryBroker", "MemoryDelivery", "StoredMessage", "topic_matches"]
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from leadgen.ids import utcnow
 from leadgen.store.base import Guard
 from leadgen.store.fields import (
     LEAD_RESERVED,
@@ -25,7 +26,6 @@ from leadgen.store.models import (
     LedgerEntry,
     Movement,
     OutboxEntry,
-    utcnow,
 )
 
 

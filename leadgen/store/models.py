@@ -2,12 +2,13 @@
 
 Models are frozen; a change is a new document written by one guarded update."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadgen.constants import PHASES
+from leadgen.ids import utcnow
 from leadgen.messages.envelope import ErrorEnvelope
 
 JobStatus = Literal["running", "paused_for_upgrade", "completed", "failed", "cancelled"]
@@ -16,12 +17,6 @@ AuditResult = Literal["done", "failed"]
 PhaseStatus = Literal[
     "pending", "running", "completed", "completed_with_failures", "failed", "paused"
 ]
-
-
-def utcnow() -> datetime:
-    """The current time in UTC, at the millisecond precision MongoDB keeps."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class _Doc(BaseModel):

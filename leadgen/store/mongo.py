@@ -16,6 +16,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError
 from pymongo.monitoring import CommandListener
 
 from leadgen.errors import StoreUnavailable
+from leadgen.ids import utcnow
 from leadgen.store.base import Guard
 from leadgen.store.fields import (
     check_fields,
@@ -30,7 +31,6 @@ from leadgen.store.models import (
     LedgerEntry,
     Movement,
     OutboxEntry,
-    utcnow,
 )
 from leadgen.store.mongo_credits import Doc, MongoCredits
 from leadgen.store.mongo_errors import translated

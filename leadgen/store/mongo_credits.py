@@ -17,7 +17,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from leadgen.errors import StoreUnavailable
-from leadgen.store.models import LedgerEntry, Movement, utcnow
+from leadgen.ids import utcnow
+from leadgen.store.models import LedgerEntry, Movement
 
 Doc = dict[str, Any]
 # Each failed attempt means another movement of the same customer completed meanwhile.

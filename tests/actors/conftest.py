@@ -9,15 +9,16 @@ import pytest
 
 from leadgen import constants as c
 from leadgen.actors.base import Actor
-from leadgen.billing import pause_for_billing
 from leadgen.broker.base import Outbound
 from leadgen.broker.memory import MemoryBroker
 from leadgen.errors import PausedForBilling
+from leadgen.ids import utcnow
 from leadgen.messages.codec import encode
 from leadgen.providers.offline import OfflineAuditor, OfflineLeadSource
-from leadgen.services import Services
 from leadgen.store.memory import MemoryStore
-from leadgen.store.models import BillingBlock, Job, JobRequest, PhaseState, utcnow
+from leadgen.store.models import BillingBlock, Job, JobRequest, PhaseState
+from leadgen.workflow.billing import pause_for_billing
+from leadgen.workflow.services import Services
 
 WATCHED = (c.SUPERVISOR_KEY, c.COMPLETION_KEY, c.AUDIT_KEY, *(c.phase_key(p) for p in c.PHASES))
 

@@ -10,10 +10,10 @@ from leadgen import constants as c
 from leadgen.actors.completion import CompletionActor
 from leadgen.actors.finalize import FinalizeActor
 from leadgen.actors.supervisor import Supervisor
-from leadgen.jobs import complete_flow
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PhaseOutcome, PhaseTask, WorkflowCompleted
 from leadgen.store.models import Counts
+from leadgen.workflow.jobs import complete_flow
 from tests.actors.conftest import Rig, job_at, same_state
 
 

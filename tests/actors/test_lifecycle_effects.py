@@ -10,15 +10,15 @@ from structlog.testing import capture_logs
 
 from leadgen import constants as c
 from leadgen.actors.commands import CommandsActor
-from leadgen.lifecycle import cancel_job, grant_credits, start_job
-from leadgen.maintenance import Maintenance
 from leadgen.messages.commands import CancelJob, GrantCredits, StartJob
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PhaseTask
-from leadgen.publisher import phase_task
-from leadgen.resume import resume_job
 from leadgen.store.base import Guard
 from leadgen.store.models import AuditPlan, Job
+from leadgen.worker.maintenance import Maintenance
+from leadgen.workflow.lifecycle import cancel_job, grant_credits, start_job
+from leadgen.workflow.outbox import phase_task
+from leadgen.workflow.resume import resume_job
 from tests.actors.conftest import Rig, job_at, pause, same_state
 
 

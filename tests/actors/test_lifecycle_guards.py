@@ -9,14 +9,14 @@ from structlog.testing import capture_logs
 from leadgen import constants as c
 from leadgen.actors.completion import CompletionActor
 from leadgen.actors.supervisor import Supervisor
-from leadgen.billing import pause_for_billing
 from leadgen.errors import PausedForBilling, Superseded
-from leadgen.lifecycle import cancel_job
 from leadgen.messages.commands import CancelJob
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PhaseOutcome, WorkflowCompleted
-from leadgen.resume import resume_job
 from leadgen.store.models import Job
+from leadgen.workflow.billing import pause_for_billing
+from leadgen.workflow.lifecycle import cancel_job
+from leadgen.workflow.resume import resume_job
 from tests.actors.conftest import Rig, job_at, same_state
 from tests.actors.test_guards import logged
 

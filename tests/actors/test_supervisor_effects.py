@@ -14,8 +14,8 @@ from leadgen.actors.completion import CompletionActor
 from leadgen.actors.supervisor import Supervisor
 from leadgen.messages.envelope import ErrorEnvelope
 from leadgen.messages.tasks import PhaseOutcome, WorkflowCompleted
-from leadgen.resume import resume_job
 from leadgen.store.models import Counts, Job
+from leadgen.workflow.resume import resume_job
 from tests.actors.conftest import Rig, job_at, pause, same_state
 
 BILLING = ErrorEnvelope(name="BillingError", message="")

@@ -15,8 +15,8 @@ from structlog.testing import capture_logs
 from leadgen import constants as c
 from leadgen.broker.amqp import AmqpBroker
 from leadgen.broker.base import Delivery, Outbound
+from leadgen.broker.topology import EXCHANGES, QUEUES
 from leadgen.errors import BrokerUnavailable, UnroutableMessage
-from leadgen.topology import EXCHANGES, QUEUES
 from tests.broker.support import republished
 from tests.services import free_port, management
 

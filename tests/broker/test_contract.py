@@ -9,8 +9,8 @@ from leadgen import constants as c
 from leadgen.broker.amqp import AmqpBroker
 from leadgen.broker.base import Delivery
 from leadgen.broker.memory import MemoryBroker
+from leadgen.broker.topology import QUEUES
 from leadgen.errors import BrokerUnavailable, UnroutableMessage
-from leadgen.topology import QUEUES
 from tests.broker.support import AnyBroker, Inbox, count_is, eventually, must_get, outbound
 
 

@@ -21,7 +21,7 @@ from leadgen.providers.base import Auditor
 from leadgen.settings import Settings
 from leadgen.store.base import Store
 from leadgen.store.models import Job
-from leadgen.worker import Worker
+from leadgen.worker.process import Worker
 
 WRITES = (
     "insert_job",

@@ -21,15 +21,15 @@ from leadgen.actors.audit import AuditActor
 from leadgen.broker.base import Outbound
 from leadgen.broker.memory import MemoryBroker
 from leadgen.errors import StoreUnavailable
-from leadgen.jobs import charge_key, refund_key
+from leadgen.ids import charge_key, refund_key
 from leadgen.messages.codec import encode
 from leadgen.messages.tasks import AuditTask
 from leadgen.providers.offline import OfflineAuditor, OfflineLeadSource
-from leadgen.services import Services
 from leadgen.settings import Settings
 from leadgen.store.models import AuditPlan, Job, JobRequest, Lead, Movement, PhaseState
 from leadgen.store.mongo import MongoStore
-from leadgen.worker import Worker
+from leadgen.worker.process import Worker
+from leadgen.workflow.services import Services
 from tests.faults.mongo_rig import (
     WRITE_STEPS,
     CallFault,

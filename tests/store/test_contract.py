@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from leadgen.ids import utcnow
 from leadgen.store.base import Guard, Store
 from leadgen.store.memory import MemoryStore
-from leadgen.store.models import Job, JobRequest, Lead, LeadTotals, utcnow
+from leadgen.store.models import Job, JobRequest, Lead, LeadTotals
 
 PAST = datetime(2020, 1, 1, tzinfo=UTC)
 

@@ -10,7 +10,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from leadgen.errors import StoreUnavailable
-from leadgen.store.models import Movement, utcnow
+from leadgen.ids import utcnow
+from leadgen.store.models import Movement
 from leadgen.store.mongo import MongoStore
 from leadgen.store.mongo_credits import MongoCredits
 from tests.services import database_name, free_port

@@ -4,8 +4,9 @@ from datetime import timedelta
 
 import pytest
 
+from leadgen.ids import utcnow
 from leadgen.store.base import Guard, Store
-from leadgen.store.models import OutboxEntry, utcnow
+from leadgen.store.models import OutboxEntry
 from tests.store.test_contract import PAST, make_job
 
 

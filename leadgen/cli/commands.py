@@ -11,17 +11,18 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from leadgen import constants as c
-from leadgen.backends import mongo_store
-from leadgen.cli_answers import EXIT_REFUSED, Answer, send_and_wait
-from leadgen.cli_ops import run_ops
-from leadgen.console import make_console, show_credits, show_status
-from leadgen.follow import exit_code, follow, job_json
-from leadgen.leads_export import write_leads
+from leadgen.cli.answers import EXIT_REFUSED, Answer, send_and_wait
+from leadgen.cli.follow import exit_code, follow, job_json
+from leadgen.cli.ops import run_ops
+from leadgen.cli.render.console import make_console, show_credits, show_status
+from leadgen.cli.render.leads_export import write_leads
+from leadgen.ids import new_id
 from leadgen.log import configure_logging
 from leadgen.messages.commands import CancelJob, GrantCredits, ResumeJob, StartJob
-from leadgen.publisher import new_id, send_command
 from leadgen.settings import Settings
 from leadgen.store.base import Store
+from leadgen.worker.backends import mongo_store
+from leadgen.workflow.outbox import send_command
 
 EXIT_NOT_FOUND = 2
 
@@ -43,7 +44,7 @@ async def run_command(
 ) -> int:
     """Run the parsed subcommand, writing to ``out`` (stdout); its exit code."""
     if args.command == "worker":
-        from leadgen.worker import run_worker
+        from leadgen.worker.process import run_worker
 
         return await run_worker(settings, grace=args.grace)
     operated = await run_ops(args, settings, out or sys.stdout)
@@ -236,7 +237,7 @@ async def run_embedded(
     """Run one job in this process on the in-process broker and store."""
     from leadgen.broker.memory import MemoryBroker
     from leadgen.store.memory import MemoryStore
-    from leadgen.worker import Worker
+    from leadgen.worker.process import Worker
 
     if args.log_level is None and "LEADGEN_LOG_LEVEL" not in os.environ:
         configure_logging(settings.log_format, "error")  # progress lines, not log lines

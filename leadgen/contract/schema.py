@@ -1,13 +1,11 @@
-"""Published schemas: a JSON Schema for every public message, and the AsyncAPI document.
+"""JSON Schemas of the public messages, generated from their pydantic models.
 
-``leadgen schema --out DIR`` writes ``DIR/schemas/<body type>.json`` (JSON Schema draft
-2020-12, generated from the pydantic models: commands as leadgen validates them, events as it
-serialises them) and ``DIR/asyncapi.yaml`` (asyncapi.py). The copies committed under ``docs/``
-are what other services validate against; a test keeps them equal to what the models give.
-Changing a schema is changing the public contract: only by adding (contract.md)."""
+Commands as leadgen validates them, events and answers as it serialises them (JSON Schema draft
+2020-12); ``leadgen schema --out DIR`` writes them as ``DIR/schemas/<body type>.json`` beside
+the AsyncAPI document (files.py). The copies committed under ``docs/`` are what other services
+validate against; a test keeps them equal to what the models give. Changing a schema is
+changing the public contract: only by adding (docs/contract.md)."""
 
-import json
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -113,22 +111,3 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     schemas = {schema_file(model): command_schema(model) for model in COMMANDS.values()}
     schemas.update({schema_file(model): event_schema(model) for model in EVENT_MODELS.values()})
     return schemas
-
-
-def write_schemas(out: Path) -> list[Path]:
-    """Write the JSON Schemas and ``asyncapi.yaml`` under ``out``; the files written."""
-    from leadgen.asyncapi import document, to_yaml
-
-    documents = {path: _json(schema) for path, schema in json_schemas().items()}
-    documents["asyncapi.yaml"] = to_yaml(document())
-    written = []
-    for relative, text in documents.items():
-        path = out / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
-
-
-def _json(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, indent=2) + "\n"

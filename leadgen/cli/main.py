@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from leadgen.cli_answers import EXIT_NO_ANSWER, NoAnswer
-from leadgen.cli_parser import SETTING_OPTIONS, build_parser
+from leadgen.cli.answers import EXIT_NO_ANSWER, NoAnswer
+from leadgen.cli.parser import SETTING_OPTIONS, build_parser
 from leadgen.errors import BrokerUnavailable, LeadgenError, StoreUnavailable
 from leadgen.log import configure_logging, log
 from leadgen.settings import Settings
@@ -85,7 +85,7 @@ def commands(parser: argparse.ArgumentParser) -> list[str]:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the parsed command; its exit code, any error told in one line on stderr."""
-    from leadgen.cli_commands import run_command
+    from leadgen.cli.commands import run_command
 
     try:
         return asyncio.run(run_command(args, settings))
@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _explained(exc: Exception, settings: Settings) -> tuple[str, int]:
     """The one line that tells the user what went wrong, and the exit code."""
-    from leadgen.follow import NoProgress
+    from leadgen.cli.follow import NoProgress
 
     if isinstance(exc, NoAnswer | NoProgress):
         return str(exc), EXIT_NO_ANSWER

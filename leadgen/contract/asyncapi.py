@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from leadgen import constants as c
-from leadgen.schema import COMMAND_EXAMPLES, COMMANDS, EVENT_MODELS, body_type, schema_file
-from leadgen.topology import EXCHANGES
+from leadgen.broker.topology import EXCHANGES
+from leadgen.contract.schema import COMMAND_EXAMPLES, COMMANDS, EVENT_MODELS, body_type, schema_file
 
 BINDING_VERSION = "0.3.0"
 SCHEMA_FORMAT = "application/schema+json;version=2020-12"

@@ -6,18 +6,19 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from leadgen.constants import DOSSIER_RESEARCH, FINALIZE
+from leadgen.broker.sender import current as current_sender
+from leadgen.constants import FINALIZE
+from leadgen.ids import utcnow
 from leadgen.log import log
 from leadgen.messages.events import JobEvent
 from leadgen.messages.tasks import PhaseOutcome
-from leadgen.phases import with_phase
-from leadgen.publisher import outcome
-from leadgen.sender import current as current_sender
 from leadgen.store.base import Guard, Store
-from leadgen.store.models import Counts, Job, LeadTotals, OutboxEntry, utcnow
+from leadgen.store.models import Counts, Job, LeadTotals, OutboxEntry
+from leadgen.workflow.outbox import outcome
+from leadgen.workflow.phases import with_phase
 
 if TYPE_CHECKING:
-    from leadgen.services import Services
+    from leadgen.workflow.services import Services
 
 
 @dataclass(frozen=True)
@@ -165,13 +166,3 @@ def make_event(kind: type[JobEvent], job: Job, **extra: Any) -> JobEvent:
     sender = current_sender()
     by = sender.fields() if sender is not None else {}
     return kind(**{**event_fields(job), **by, **extra})
-
-
-def charge_key(job_id: str, lead_id: str, feature_id: str = DOSSIER_RESEARCH) -> str:
-    """Idempotency key of the one charge of ``feature_id`` for a lead of a job (invariant 5)."""
-    return f"charge:{job_id}:{lead_id}:{feature_id}"
-
-
-def refund_key(job_id: str, lead_id: str, feature_id: str = DOSSIER_RESEARCH) -> str:
-    """Idempotency key of the one refund of that charge."""
-    return f"refund:{job_id}:{lead_id}:{feature_id}"

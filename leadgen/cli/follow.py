@@ -15,8 +15,8 @@ from rich.live import Live
 from rich.spinner import Spinner
 
 from leadgen import constants as c
-from leadgen.console import make_console, phase_line, show_outcome
-from leadgen.display import Dossiers, progress_view, shown_status
+from leadgen.cli.render.console import make_console, phase_line, show_outcome
+from leadgen.cli.render.display import Dossiers, progress_view, shown_status
 from leadgen.errors import LeadgenError
 from leadgen.store.base import Store
 from leadgen.store.models import Job, Lead

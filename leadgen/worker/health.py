@@ -12,10 +12,10 @@ import contextlib
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from leadgen.broker.topology import QUEUES
 from leadgen.errors import ConfigurationError
 from leadgen.log import log
-from leadgen.services import Services
-from leadgen.topology import QUEUES
+from leadgen.workflow.services import Services
 
 # A probe must answer within the orchestrator's own timeout (Kubernetes: 1 s by default), so
 # a broker or database slower than this to answer counts as not ready.

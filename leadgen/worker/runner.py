@@ -23,11 +23,11 @@ from leadgen import constants as c
 from leadgen.actors.base import TRANSIENT, Actor
 from leadgen.broker.base import Broker, Delivery, Outbound
 from leadgen.broker.headers import attempt, original_routing_key
+from leadgen.broker.sender import DEFAULT_USER, sender_of
 from leadgen.errors import DecodeError, Superseded
+from leadgen.ids import new_id
 from leadgen.log import log
 from leadgen.metrics import Metrics
-from leadgen.publisher import new_id
-from leadgen.sender import DEFAULT_USER, sender_of
 
 P = ParamSpec("P")
 # The longest wait between two tries of a handler during an outage.

@@ -12,7 +12,7 @@ from typing import IO
 from rich.console import Console
 
 from leadgen import constants as c
-from leadgen.display import (
+from leadgen.cli.render.display import (
     credits_table,
     detail_text,
     error_text,

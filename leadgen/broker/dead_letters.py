@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from leadgen import constants as c
 from leadgen.broker.base import Delivery, HeaderValue, Outbound
-from leadgen.publisher import new_id
+from leadgen.ids import new_id
 
 PREVIEW_CHARS = 80
 

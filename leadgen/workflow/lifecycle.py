@@ -4,24 +4,21 @@ Each operation is idempotent: a command delivered twice has one effect (invarian
 delivery is a redelivery of a command that was already applied, the follow-up messages are
 sent again, since the earlier delivery may have stopped between its write and its publish."""
 
-import uuid
-
 from leadgen import constants as c
-from leadgen.jobs import Change, commit, make_event
+from leadgen.broker.sender import current as current_sender
+from leadgen.ids import job_id_of_message, new_id, utcnow
 from leadgen.log import log
 from leadgen.messages.commands import CancelJob, GrantCredits, StartJob
 from leadgen.messages.events import JobStarted
 from leadgen.messages.tasks import PhaseTask, WorkflowCompleted
-from leadgen.phases import first_run
-from leadgen.publisher import completed, event, new_id, phase_task
-from leadgen.resume import resume_job
-from leadgen.sender import current as current_sender
-from leadgen.services import Services
 from leadgen.store.base import Guard
-from leadgen.store.models import Job, JobRequest, utcnow
-from leadgen.verdict import Verdict
-
-JOB_ID_NAMESPACE = uuid.UUID("7d9c3d5e-2f61-4c1e-9a57-3b0c6a1e5f20")
+from leadgen.store.models import Job, JobRequest
+from leadgen.workflow.jobs import Change, commit, make_event
+from leadgen.workflow.outbox import completed, event, phase_task
+from leadgen.workflow.phases import first_run
+from leadgen.workflow.resume import resume_job
+from leadgen.workflow.services import Services
+from leadgen.workflow.verdict import Verdict
 
 
 def job_id_for(command: StartJob, message_id: str | None) -> str:
@@ -31,7 +28,7 @@ def job_id_for(command: StartJob, message_id: str | None) -> str:
         return command.job_id
     if message_id:
         # A redelivered or re-published start with the same message id is the same job.
-        return uuid.uuid5(JOB_ID_NAMESPACE, message_id).hex
+        return job_id_of_message(message_id)
     return new_id()
 
 

@@ -13,12 +13,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from leadgen import constants as c
-from leadgen.backends import amqp_broker
 from leadgen.broker.amqp import AmqpBroker
+from leadgen.broker.sender import url_user
 from leadgen.errors import LeadgenError
-from leadgen.publisher import send_command
-from leadgen.sender import url_user
 from leadgen.settings import Settings
+from leadgen.worker.backends import amqp_broker
+from leadgen.workflow.outbox import send_command
 
 # Exit codes besides contract section 6's (0 done, 2 bad arguments or not found, 3 paused,
 # 4 failed or cancelled, 1 a service unreachable).

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from leadgen import constants as c
-from leadgen.backends import amqp_broker
-from leadgen.dead_letters import DeadLetter, DeadLetterBroker, list_dead, purge, replay
-from leadgen.schema import write_schemas
+from leadgen.broker.dead_letters import DeadLetter, DeadLetterBroker, list_dead, purge, replay
+from leadgen.contract.files import write_schemas
 from leadgen.settings import Settings
+from leadgen.worker.backends import amqp_broker
 
 EXIT_NOT_FOUND = 2  # as `leadgen status` of an unknown job
 EXIT_USAGE = 2

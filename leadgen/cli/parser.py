@@ -9,10 +9,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
 from leadgen.bench import SIZES
-from leadgen.cli_answers import DEFAULT_TIMEOUT
-from leadgen.cli_ops import add_parsers
+from leadgen.cli.answers import DEFAULT_TIMEOUT
+from leadgen.cli.ops import add_parsers
+from leadgen.cli.render.leads_export import FORMATS
 from leadgen.constants import FEATURES
-from leadgen.leads_export import FORMATS
 from leadgen.settings import Settings
 
 # Each setting a subcommand may take as an option: what it is, for the help line.

@@ -16,13 +16,14 @@ from datetime import timedelta
 from leadgen import constants as c
 from leadgen.actors.base import TRANSIENT
 from leadgen.actors.generate_dossier import phase_done, plan_done
-from leadgen.jobs import Change, commit
+from leadgen.ids import utcnow
 from leadgen.log import log
 from leadgen.messages.tasks import AuditTask, PhaseTask, WorkflowCompleted
-from leadgen.publisher import audit_task, completed, phase_task
-from leadgen.services import Services
 from leadgen.store.base import Guard
-from leadgen.store.models import Job, OutboxEntry, utcnow
+from leadgen.store.models import Job, OutboxEntry
+from leadgen.workflow.jobs import Change, commit
+from leadgen.workflow.outbox import audit_task, completed, phase_task
+from leadgen.workflow.services import Services
 
 # How many jobs one pass looks at; the next pass takes the rest.
 BATCH = 100

@@ -11,23 +11,18 @@ runs again from the start if it stops before its ack. Every message goes out per
 (an unroutable one is an error), events are not (nobody need be bound to ``leadgen.events``)."""
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 
 from pydantic import BaseModel
 
 from leadgen import constants as c
 from leadgen.broker.base import Broker, Outbound
+from leadgen.ids import new_id, utcnow
 from leadgen.messages.codec import encode
 from leadgen.messages.events import JobEvent
 from leadgen.messages.tasks import AuditTask, PhaseOutcome, PhaseTask, WorkflowCompleted
 from leadgen.store.base import Store
-from leadgen.store.models import Job, OutboxEntry, utcnow
-
-
-def new_id() -> str:
-    """A fresh unique id (workflow ids, message ids, generated job ids)."""
-    return uuid.uuid4().hex
+from leadgen.store.models import Job, OutboxEntry
 
 
 def entry(

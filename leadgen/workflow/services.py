@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from leadgen.broker.base import Broker
 from leadgen.metrics import Metrics
 from leadgen.providers.base import Auditor, LeadSource
-from leadgen.publisher import Publisher
 from leadgen.settings import Settings
 from leadgen.store.base import Store
+from leadgen.workflow.outbox import Publisher
 
 
 @dataclass

@@ -10,16 +10,17 @@ from typing import NoReturn
 
 from leadgen import constants as c
 from leadgen.errors import BillingError, PausedForBilling, Superseded
-from leadgen.jobs import Change, commit, make_event
+from leadgen.ids import utcnow
 from leadgen.log import log
 from leadgen.messages.envelope import BILLING_PAUSE, ErrorEnvelope
 from leadgen.messages.events import JobPaused
 from leadgen.messages.tasks import PhaseOutcome
-from leadgen.phases import with_phase
-from leadgen.publisher import event, outcome
-from leadgen.services import Services
 from leadgen.store.base import Guard
-from leadgen.store.models import BillingBlock, Job, OutboxEntry, utcnow
+from leadgen.store.models import BillingBlock, Job, OutboxEntry
+from leadgen.workflow.jobs import Change, commit, make_event
+from leadgen.workflow.outbox import event, outcome
+from leadgen.workflow.phases import with_phase
+from leadgen.workflow.services import Services
 
 __all__ = ["PAUSE_MARKER", "BillingError", "is_billing_pause_error", "pause_for_billing"]
 

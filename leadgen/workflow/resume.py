@@ -4,23 +4,17 @@ a new run, or refuse and leave the job paused (docs/architecture.md, the life of
 A resume is idempotent (invariant 6): recognised as applied by its message id, or, without one,
 by the paused run it resumed; a redelivered resume only publishes what it stored."""
 
-import hashlib
-
-from leadgen.jobs import Change, commit, make_event
+from leadgen.ids import digest, new_id, resume_key, utcnow
 from leadgen.log import log
 from leadgen.messages.events import JobResumed, JobResumeRefused
 from leadgen.messages.tasks import PhaseTask
-from leadgen.phases import reset_from
-from leadgen.publisher import event, new_id, phase_task
-from leadgen.services import Services
 from leadgen.store.base import Guard
-from leadgen.store.models import Job, OutboxEntry, utcnow
-from leadgen.verdict import Verdict
-
-
-def resume_key(paused_workflow_id: str) -> str:
-    """The idempotency key of a resume without message id: the paused run it resumes."""
-    return f"resume:{paused_workflow_id}"
+from leadgen.store.models import Job, OutboxEntry
+from leadgen.workflow.jobs import Change, commit, make_event
+from leadgen.workflow.outbox import event, phase_task
+from leadgen.workflow.phases import reset_from
+from leadgen.workflow.services import Services
+from leadgen.workflow.verdict import Verdict
 
 
 async def resume_job(
@@ -164,7 +158,7 @@ async def _refuse_resume(
 
 def _refusal(job: Job, reason: str, block: object, correlation_id: str | None) -> OutboxEntry:
     """The refusal event; one id per run and command, so a re-sent refusal is a duplicate."""
-    command = hashlib.sha256((correlation_id or new_id()).encode()).hexdigest()[:16]
+    command = digest((correlation_id or new_id()).encode(), 16)
     return event(
         make_event(
             JobResumeRefused,

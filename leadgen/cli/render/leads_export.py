@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from rich.console import Console
 
-from leadgen.console import show_leads
+from leadgen.cli.render.console import show_leads
 from leadgen.store.models import Lead
 
 FORMATS = ("table", "json", "jsonl", "csv")

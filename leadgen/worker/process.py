@@ -24,20 +24,20 @@ from leadgen.actors.queue_audits import QueueAuditsActor
 from leadgen.actors.score import ScoreActor
 from leadgen.actors.source import SourceActor
 from leadgen.actors.supervisor import Supervisor
-from leadgen.backends import amqp_broker, mongo_store
 from leadgen.broker.base import Broker
+from leadgen.broker.sender import url_user
 from leadgen.errors import BrokerUnavailable
-from leadgen.health import HealthServer
 from leadgen.log import install_loop_exception_handler, log
-from leadgen.maintenance import Maintenance
 from leadgen.providers import auditor as make_auditor
 from leadgen.providers import lead_source as make_lead_source
 from leadgen.providers.base import Auditor, LeadSource
-from leadgen.runtime import Runner
-from leadgen.sender import url_user
-from leadgen.services import Services
 from leadgen.settings import Settings
 from leadgen.store.base import Store
+from leadgen.worker.backends import amqp_broker, mongo_store
+from leadgen.worker.health import HealthServer
+from leadgen.worker.maintenance import Maintenance
+from leadgen.worker.runner import Runner
+from leadgen.workflow.services import Services
 
 ACTORS: tuple[type[Actor[Any]], ...] = (
     CommandsActor,
