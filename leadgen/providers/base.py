@@ -4,11 +4,24 @@ Phase ``source`` asks a ``LeadSource`` for raw leads; phase ``generate_dossier``
 ``Auditor`` for one dossier per queued lead. Both are small async protocols so that an offline
 implementation (providers/offline.py) and networked ones can stand side by side."""
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadgen.store.models import Lead
+
+
+def _version() -> str:
+    try:
+        return version("leadgen")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+# Sent by every networked provider: the Overpass usage policy and polite crawling both ask for
+# a User-Agent that names the software and what it does.
+USER_AGENT = f"leadgen/{_version()} (lead research; one request at a time)"
 
 
 class RawLead(BaseModel):

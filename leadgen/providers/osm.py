@@ -27,8 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from leadgen.errors import ProviderError
 from leadgen.log import log
-from leadgen.providers import USER_AGENT
-from leadgen.providers.base import RawLead
+from leadgen.providers.base import USER_AGENT, RawLead
 from leadgen.providers.osm_tags import Category, categories_for, name_pattern
 
 DEFAULT_ENDPOINT = "https://overpass-api.de/api/interpreter"

@@ -28,9 +28,9 @@ from leadgen.broker.base import Broker
 from leadgen.broker.sender import url_user
 from leadgen.errors import BrokerUnavailable
 from leadgen.log import install_loop_exception_handler, log
-from leadgen.providers import auditor as make_auditor
-from leadgen.providers import lead_source as make_lead_source
 from leadgen.providers.base import Auditor, LeadSource
+from leadgen.providers.registry import auditor as make_auditor
+from leadgen.providers.registry import lead_source as make_lead_source
 from leadgen.settings import Settings
 from leadgen.store.base import Store
 from leadgen.worker.backends import amqp_broker, mongo_store

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from leadgen.errors import ConfigurationError
-from leadgen.providers import USER_AGENT
+from leadgen.providers.base import USER_AGENT
 from leadgen.providers.website.errors import WebsiteMissing, WebsiteTimeout
 from leadgen.providers.website.fetch import Fetcher, Limits, Page
 from leadgen.providers.website.findings import (
