@@ -3,8 +3,8 @@
 import argparse
 import io
 
-from leadgen.cli.main import build_parser, settings_from
-from leadgen.cli.ops import run_ops
+from leadgen.cli.main import run_command, settings_from
+from leadgen.cli.parser import build_parser
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -12,9 +12,9 @@ def parse(*argv: str) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
-async def run_cli(*argv: str) -> tuple[int | None, str, str]:
-    """Run ``leadgen ARGV`` through ``run_ops``: exit code, stdout and stderr."""
+async def run_cli(*argv: str) -> tuple[int, str, str]:
+    """Run ``leadgen ARGV`` through its handler: exit code, stdout and stderr."""
     args = parse(*argv)
     out, err = io.StringIO(), io.StringIO()
-    code = await run_ops(args, settings_from(args), out, err)
+    code = await run_command(args, settings_from(args), out, err)
     return code, out.getvalue(), err.getvalue()

@@ -358,3 +358,27 @@ def test_version_help_and_settings_that_do_not_apply() -> None:
     assert ignored.returncode == 1 and one_line(ignored).startswith(
         "leadgen: error: MongoDB at mongodb://127.0.0.1:1"
     )
+
+
+def test_every_subcommand_runs_a_handler_of_its_own() -> None:
+    """Each leaf subcommand of the parser names the coroutine that runs it, a different one
+    for each."""
+    import argparse
+    import inspect
+
+    from leadgen.cli.parser import build_parser
+
+    def leaves(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> Iterator[tuple]:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield path, parser.get_default("handler")
+        for action in subs:
+            for name, child in action.choices.items():
+                yield from leaves(child, (*path, name))
+
+    found = dict(leaves(build_parser(), ()))
+    # worker, start, resume, cancel, status, leads, credits grant|show, run, bench, schema and
+    # dead list|replay|purge
+    assert len(found) == 14
+    assert all(inspect.iscoroutinefunction(handler) for handler in found.values()), found
+    assert len(set(found.values())) == len(found)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from leadgen.cli.main import build_parser
+from leadgen.cli.parser import build_parser
 
 COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 

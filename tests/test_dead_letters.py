@@ -1,7 +1,6 @@
 """The dead-letter workflow: list without losing, replay where a message came from, purge;
 through a running worker on the real services, on both brokers, and from the command line."""
 
-import argparse
 import asyncio
 import json
 import uuid
@@ -13,9 +12,7 @@ from leadgen import constants as c
 from leadgen.broker.amqp import AmqpBroker
 from leadgen.broker.base import Broker, HeaderValue, Outbound
 from leadgen.broker.dead_letters import DeadLetterBroker, list_dead, purge, replay
-from leadgen.cli.ops import run_ops
 from leadgen.errors import UnroutableMessage
-from leadgen.settings import Settings
 from tests.broker.support import AnyBroker
 from tests.e2e_fixtures import Backends
 from tests.harness import running
@@ -303,10 +300,3 @@ async def test_cli_lists_replays_and_purges_on_the_real_broker(
     assert replayed[:2] == (0, "replayed 1 dead letter(s)\n")
     assert purged[:2] == (0, "purged 1 dead letter(s)\n")
     assert await amqp_broker.message_count(c.COMMANDS_QUEUE) == 1
-
-
-async def test_run_ops_leaves_other_subcommands_to_the_main_cli() -> None:
-    """``run_ops`` answers None for a subcommand that is not one of its own."""
-    args = argparse.Namespace(command="status")
-
-    assert await run_ops(args, Settings()) is None

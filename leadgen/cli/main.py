@@ -1,6 +1,5 @@
-"""The ``leadgen`` command line (contract section 6).
-
-Bad arguments print one line on stderr and exit 2; so does any error leadgen can explain."""
+"""The ``leadgen`` console script: parse, build the settings, run the subcommand's handler,
+and turn whatever went wrong into one line and an exit code (docs/contract.md, section 6)."""
 
 import argparse
 import asyncio
@@ -8,13 +7,17 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from leadgen.cli.answers import EXIT_NO_ANSWER, NoAnswer
-from leadgen.cli.parser import SETTING_OPTIONS, build_parser
+from leadgen.cli import exit_codes
+from leadgen.cli.answers import NoAnswer
+from leadgen.cli.follow import NoProgress
+from leadgen.cli.options import SETTING_OPTIONS
+from leadgen.cli.parser import build_parser
+from leadgen.cli.terminal import Terminal
 from leadgen.errors import BrokerUnavailable, LeadgenError, StoreUnavailable
 from leadgen.log import configure_logging, log
 from leadgen.settings import Settings
@@ -83,20 +86,29 @@ def commands(parser: argparse.ArgumentParser) -> list[str]:
     ]
 
 
+async def run_command(
+    args: argparse.Namespace,
+    settings: Settings,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run the parsed subcommand's handler, writing to ``out`` and ``err`` (stdout, stderr);
+    its exit code."""
+    return int(await args.handler(args, settings, Terminal.of(args, out, err)))
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the parsed command; its exit code, any error told in one line on stderr."""
-    from leadgen.cli.commands import run_command
-
     try:
         return asyncio.run(run_command(args, settings))
     except KeyboardInterrupt:
         # Ctrl-C is the user's own doing: exit as shells expect, without a traceback.
-        return 130
+        return exit_codes.INTERRUPTED
     except BrokenPipeError:
         # The reader left (``leadgen status J | head``): point stdout at /dev/null so the
         # final flush cannot fail again, and exit as a process killed by SIGPIPE would.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return exit_codes.BROKEN_PIPE
     except Exception as exc:
         # A worker's crash keeps its traceback for the operator, as does --log-level debug.
         unexpected = not isinstance(exc, LeadgenError | ValidationError | ValueError)
@@ -113,19 +125,21 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _explained(exc: Exception, settings: Settings) -> tuple[str, int]:
     """The one line that tells the user what went wrong, and the exit code."""
-    from leadgen.cli.follow import NoProgress
-
     if isinstance(exc, NoAnswer | NoProgress):
-        return str(exc), EXIT_NO_ANSWER
+        return str(exc), exit_codes.NO_ANSWER
     if isinstance(exc, StoreUnavailable):
-        return f"MongoDB at {settings.mongodb_url}: {_short(exc)}", 1
+        return f"MongoDB at {settings.mongodb_url}: {_short(exc)}", exit_codes.FAILURE
     if isinstance(exc, BrokerUnavailable):
-        return f"RabbitMQ at {_redacted(settings.amqp_url)}: {_short(exc)}", 1
+        return f"RabbitMQ at {_redacted(settings.amqp_url)}: {_short(exc)}", exit_codes.FAILURE
     if isinstance(exc, ValidationError):
-        return _first_error(exc), 2
+        return _first_error(exc), exit_codes.USAGE
     if isinstance(exc, LeadgenError | ValueError):
-        return str(exc), 1 if isinstance(exc, LeadgenError) else 2
-    return f"unexpected {type(exc).__name__}: {_short(exc)} (--log-level debug shows where)", 1
+        failure = isinstance(exc, LeadgenError)
+        return str(exc), exit_codes.FAILURE if failure else exit_codes.USAGE
+    return (
+        f"unexpected {type(exc).__name__}: {_short(exc)} (--log-level debug shows where)",
+        exit_codes.FAILURE,
+    )
 
 
 def _short(exc: Exception) -> str:

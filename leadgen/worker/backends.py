@@ -2,6 +2,8 @@
 
 import os
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from leadgen.settings import Settings
@@ -39,3 +41,14 @@ def mongo_store(settings: Settings) -> "MongoStore":
         settings.mongodb_db,
         operation_timeout_ms=int(settings.store_timeout_seconds * 1000),
     )
+
+
+@asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator["MongoStore"]:
+    """The configured MongoDB store, open for the duration of the block."""
+    store = mongo_store(settings)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
