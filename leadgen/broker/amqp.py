@@ -6,14 +6,14 @@ cancelling it leaves its unsettled deliveries settle-able. Queues are classic or
 ``queue_type`` says (topology.queue_arguments; broker/amqp_queue.py explains a refused one).
 Deliveries are ``AmqpDelivery`` (broker/amqp_delivery.py); aio-pika and aiormq errors become
 ``BrokerUnavailable``, and a mandatory message RabbitMQ returned unroutable becomes
-``UnroutableMessage`` (broker/amqp_errors.py): they never leak into the actors."""
+``UnroutableMessage`` (broker/amqp_errors.py): they never leak into the actors. What the
+operator's tools ask of a queue is broker/amqp_inspect.py."""
 
 import asyncio
 import os
 import socket
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -31,6 +31,7 @@ from aio_pika.abc import (
 
 from leadgen.broker.amqp_delivery import AmqpDelivery
 from leadgen.broker.amqp_errors import LIBRARY_ERRORS, TIMEOUT, translated
+from leadgen.broker.amqp_inspect import QueueInspection
 from leadgen.broker.amqp_queue import QueueDeclaration
 from leadgen.broker.base import Handler, Outbound
 from leadgen.broker.headers import to_field_table
@@ -55,7 +56,7 @@ class _Consumer:
     tag: str
 
 
-class AmqpBroker:
+class AmqpBroker(QueueInspection):
     """The broker port on RabbitMQ; reconnects by itself once the first connect succeeded."""
 
     def __init__(
@@ -291,57 +292,3 @@ class AmqpBroker:
             if asyncio.get_running_loop().time() >= deadline:
                 return None
             await asyncio.sleep(_POLL)
-
-    @asynccontextmanager
-    async def _throwaway(self) -> AsyncIterator[AbstractRobustChannel]:
-        # A passive declare of a missing entity closes its channel: keep that off the others.
-        connection = self._connected()
-        with translated():
-            channel = await connection.channel(publisher_confirms=False)
-        try:
-            yield channel
-        finally:
-            with suppress(*LIBRARY_ERRORS):
-                await channel.close()
-
-    async def purge(self, queue: str) -> int:
-        """Drop the ready messages of ``queue``; returns how many were dropped."""
-        async with self._throwaway() as channel:
-            with translated():
-                amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
-                result = await amqp_queue.purge(timeout=TIMEOUT)
-        return int(result.message_count or 0)
-
-    async def message_count(self, queue: str) -> int:
-        """Number of ready (not unsettled) messages in ``queue``."""
-        async with self._throwaway() as channel:
-            with translated():
-                amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
-        return int(amqp_queue.declaration_result.message_count or 0)
-
-    async def consumer_count(self, queue: str) -> int:
-        """Number of consumers of ``queue`` (workers listening to it); 0 when it does not
-        exist (no worker ever declared it)."""
-        async with self._throwaway() as channel:
-            try:
-                with translated():
-                    amqp_queue = await channel.declare_queue(queue, passive=True, robust=False)
-            except BrokerUnavailable as exc:
-                if "NOT_FOUND" in str(exc):
-                    return 0
-                raise
-        return int(amqp_queue.declaration_result.consumer_count or 0)
-
-    async def bind_queue(self, exchange: str, routing_key: str = "#") -> str:
-        """Declare a queue bound to ``exchange``, exclusive to this connection; returns its name.
-
-        It lets tests and tools watch an exchange nothing else is bound to (``leadgen.events``)."""
-        self._connected()
-        channel = cast(AbstractRobustChannel, self._channel)
-        name = f"leadgen.watch.{uuid.uuid4().hex[:12]}"
-        declaration = QueueDeclaration(exclusive=True)
-        with translated():
-            amqp_queue = await declaration.declare(channel, name)
-            await amqp_queue.bind(exchange, routing_key, timeout=TIMEOUT)
-        self._queue_declarations[name] = declaration
-        return name
