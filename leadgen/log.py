@@ -153,7 +153,7 @@ def install_loop_exception_handler(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: Mapping[str, Any]) -> None:
-    """asyncio's exception handler: one structured warning per report."""
+    """The event loop's exception handler: one structured warning per report."""
     exception = context.get("exception")
     fields: dict[str, Any] = {"message": str(context.get("message", ""))}
     if isinstance(exception, BaseException):

@@ -7,8 +7,8 @@ import pytest
 import structlog
 
 from leadgen.log import configure_logging
-from tests.e2e_fixtures import Backends, make_backends
-from tests.services import database_name, mongodb_server, rabbitmq_vhost
+from tests.support.backends import Backends, make_backends
+from tests.support.servers import database_name, mongodb_server, rabbitmq_vhost
 
 if TYPE_CHECKING:
     from leadgen.broker.amqp import AmqpBroker

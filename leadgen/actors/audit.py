@@ -7,6 +7,8 @@ the job that accounts it (``audits[lead]``, the counts) and stores the task of t
 window further on; the audit that accounts the plan's last lead stores the phase outcome. An
 audit that can never be handled is accounted as failed and refunded (invariant 10)."""
 
+from typing_extensions import override
+
 from leadgen import constants as c
 from leadgen.actors.base import Actor, bind_job, recover
 from leadgen.actors.generate_dossier import phase_done, plan_done
@@ -31,6 +33,7 @@ class AuditActor(Actor[AuditTask]):
     queue = c.AUDIT_QUEUE
     adapter = AUDIT_TASK
 
+    @override
     async def handle(self, message: AuditTask, delivery: Delivery) -> None:
         store = self.services.store
         job = await store.get_job(message.job_id)

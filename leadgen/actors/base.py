@@ -29,8 +29,8 @@ TRANSIENT: tuple[type[Exception], ...] = (StoreUnavailable, BrokerUnavailable)
 class Actor(ABC, Generic[M]):
     """Consumes ``queue``; ``handle`` stores its effects and publishes what follows.
 
-    The runtime acks after ``handle`` returns (invariant 7), dead-letters undecodable
-    messages and retries unexpected errors."""
+    The runner (worker/runner.py) acks after ``handle`` returns (invariant 7), dead-letters
+    undecodable messages and retries unexpected errors."""
 
     queue: ClassVar[str]
     adapter: ClassVar[TypeAdapter[Any]]

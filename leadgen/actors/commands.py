@@ -4,6 +4,7 @@ credit grants (contract section 2), then answers each command on ``leadgen.event
 valid command is dead-lettered."""
 
 import structlog
+from typing_extensions import override
 
 from leadgen import constants as c
 from leadgen.actors.base import Actor, bind_job
@@ -60,6 +61,7 @@ class CommandsActor(Actor[Command]):
             )
         return command
 
+    @override
     async def handle(self, message: Command, delivery: Delivery) -> None:
         # A command without a correlation id gets one, so what it causes can still be traced.
         correlation_id = delivery.correlation_id or delivery.message_id or new_id()

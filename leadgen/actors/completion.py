@@ -4,6 +4,8 @@ It re-reads the job and writes a terminal status only if the job is not paused a
 message's run is still the job's current run (invariants 1 and 4); the write's own guard
 repeats both conditions, so a pause or a resume that lands in between still wins."""
 
+from typing_extensions import override
+
 from leadgen import constants as c
 from leadgen.actors.base import Actor, bind_job, recover
 from leadgen.broker.base import Delivery
@@ -29,6 +31,7 @@ class CompletionActor(Actor[WorkflowCompleted]):
     queue = c.COMPLETION_QUEUE
     adapter = WORKFLOW_COMPLETED
 
+    @override
     async def handle(self, message: WorkflowCompleted, delivery: Delivery) -> None:
         job = await self.services.store.get_job(message.job_id)
         if job is None:

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from typing_extensions import override
+
 from leadgen.actors.base import PhaseActor
 from leadgen.constants import ENRICH
 from leadgen.leads.normalise import enrich
@@ -14,6 +16,7 @@ class EnrichActor(PhaseActor):
 
     phase = ENRICH
 
+    @override
     async def run(self, job: Job) -> dict[str, Any]:
         store = self.services.store
         leads = await store.leads(job.id, include_duplicates=True)

@@ -4,6 +4,8 @@ This is the finalize layer of invariant 2; ``complete_flow`` has its own guard a
 
 from typing import Any
 
+from typing_extensions import override
+
 from leadgen.actors.base import PhaseActor
 from leadgen.constants import FINALIZE
 from leadgen.log import log
@@ -16,6 +18,7 @@ class FinalizeActor(PhaseActor):
 
     phase = FINALIZE
 
+    @override
     async def skip_not_running(self, job: Job) -> None:
         if job.status == "paused_for_upgrade":
             log.warning("finalize_skipped_paused")
@@ -23,6 +26,7 @@ class FinalizeActor(PhaseActor):
             # Completed by an earlier delivery: a redelivery has published its outcome.
             await super().skip_not_running(job)
 
+    @override
     async def run(self, job: Job) -> dict[str, Any] | None:
         counts = (await self.services.store.lead_totals(job.id)).counts()
         completed = await complete_flow(self.services.store, job, counts)

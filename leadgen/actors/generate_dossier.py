@@ -9,6 +9,8 @@ the phase outcome itself."""
 
 from typing import Any
 
+from typing_extensions import override
+
 from leadgen import constants as c
 from leadgen.actors.base import PhaseActor
 from leadgen.log import log
@@ -24,6 +26,7 @@ class GenerateDossierActor(PhaseActor):
 
     phase = c.GENERATE_DOSSIER
 
+    @override
     async def run(self, job: Job) -> dict[str, Any] | None:
         leads = await self.services.store.leads(job.id)
         queued = sorted(

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from typing_extensions import override
+
 from leadgen.actors.base import PhaseActor
 from leadgen.constants import QUEUE_AUDITS
 from leadgen.leads.selection import select_for_dossiers
@@ -13,6 +15,7 @@ class QueueAuditsActor(PhaseActor):
 
     phase = QUEUE_AUDITS
 
+    @override
     async def run(self, job: Job) -> dict[str, Any]:
         store = self.services.store
         leads = await store.leads(job.id)

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from typing_extensions import override
+
 from leadgen.actors.base import PhaseActor
 from leadgen.constants import SCORE
 from leadgen.leads.scoring import score_lead
@@ -13,6 +15,7 @@ class ScoreActor(PhaseActor):
 
     phase = SCORE
 
+    @override
     async def run(self, job: Job) -> dict[str, Any]:
         store = self.services.store
         leads = await store.leads(job.id)

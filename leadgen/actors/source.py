@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from typing_extensions import override
+
 from leadgen.actors.base import PhaseActor
 from leadgen.constants import LEAD_DISCOVERY, SOURCE
 from leadgen.ids import charge_key, lead_id_of
@@ -37,6 +39,7 @@ class SourceActor(PhaseActor):
 
     phase = SOURCE
 
+    @override
     async def run(self, job: Job) -> dict[str, Any]:
         store = self.services.store
         key = charge_key(job.id, JOB_WIDE, LEAD_DISCOVERY)

@@ -11,6 +11,7 @@ the completion actor is the one that must not mark the paused job completed."""
 from typing import Literal
 
 import structlog
+from typing_extensions import override
 
 from leadgen import constants as c
 from leadgen.actors.base import Actor, bind_job, recover
@@ -42,6 +43,7 @@ class Supervisor(Actor[PhaseOutcome]):
     queue = c.SUPERVISOR_QUEUE
     adapter = PHASE_OUTCOME
 
+    @override
     async def handle(self, message: PhaseOutcome, delivery: Delivery) -> None:
         structlog.contextvars.bind_contextvars(phase=message.phase)
         job = await self.services.store.get_job(message.job_id)

@@ -10,6 +10,7 @@ from pymongo.monitoring import (
     CommandStartedEvent,
     CommandSucceededEvent,
 )
+from typing_extensions import override
 
 from leadgen.bench.figures import Round
 from leadgen.bench.workflow import run_leadgen
@@ -26,13 +27,16 @@ class CommandCounter(CommandListener):
     def __init__(self) -> None:
         self.commands: Counter[str] = Counter()
 
+    @override
     def started(self, event: CommandStartedEvent) -> None:
         if event.command_name not in HOUSEKEEPING:
             self.commands[event.command_name] += 1
 
+    @override
     def succeeded(self, event: CommandSucceededEvent) -> None:
         pass
 
+    @override
     def failed(self, event: CommandFailedEvent) -> None:
         pass
 

@@ -37,6 +37,7 @@ class Endings:
         self.ended = asyncio.Queue[str]()
 
     def start(self, job_id: str) -> None:
+        """Note the instant job ``job_id`` was started."""
         self.started[job_id] = time.perf_counter()
 
     async def on_event(self, delivery: Delivery) -> None:

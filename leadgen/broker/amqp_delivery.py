@@ -39,9 +39,11 @@ class AmqpDelivery:
         return self._message.processed
 
     async def ack(self) -> None:
+        """Settle it as handled: the broker forgets it."""
         with translated():
             await self._message.ack()
 
     async def requeue(self) -> None:
+        """Give it back: the broker delivers it again, marked redelivered."""
         with translated():
             await self._message.nack(requeue=True)

@@ -48,27 +48,49 @@ class Delivery(Protocol):
     """A message received from a queue; the consumer must ack or requeue it."""
 
     @property
-    def body(self) -> bytes: ...
+    def body(self) -> bytes:
+        """The message body, as published."""
+
     @property
-    def exchange(self) -> str: ...
+    def exchange(self) -> str:
+        """The exchange it was published to."""
+
     @property
-    def routing_key(self) -> str: ...
+    def routing_key(self) -> str:
+        """The routing key it was published with."""
+
     @property
-    def message_id(self) -> str | None: ...
+    def message_id(self) -> str | None:
+        """The publisher's message id, if any."""
+
     @property
-    def correlation_id(self) -> str | None: ...
+    def correlation_id(self) -> str | None:
+        """The id of the command it belongs to, if any."""
+
     @property
-    def type(self) -> str | None: ...
+    def type(self) -> str | None:
+        """The body type (``leadgen.start.v1``), if set."""
+
     @property
-    def headers(self) -> Mapping[str, HeaderValue]: ...
+    def headers(self) -> Mapping[str, HeaderValue]:
+        """Its headers."""
+
     @property
-    def redelivered(self) -> bool: ...
+    def redelivered(self) -> bool:
+        """True when the broker delivered it before (a consumer stopped without settling it)."""
+
     @property
-    def timestamp(self) -> datetime | None: ...
+    def timestamp(self) -> datetime | None:
+        """When it was published, if the publisher said."""
+
     @property
-    def content_type(self) -> str | None: ...
+    def content_type(self) -> str | None:
+        """Its content type, if set."""
+
     @property
-    def app_id(self) -> str | None: ...
+    def app_id(self) -> str | None:
+        """The publishing application, if set."""
+
     @property
     def user_id(self) -> str | None:
         """The sender as the broker validated it (RabbitMQ checks it against the connection's

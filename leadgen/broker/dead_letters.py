@@ -45,7 +45,8 @@ class DeadDelivery(Delivery, Protocol):
     """A delivery that also tells when it was published: for a dead letter, when it died."""
 
     @property
-    def timestamp(self) -> datetime | None: ...
+    def timestamp(self) -> datetime | None:
+        """When it was published, if the publisher said."""
 
 
 class DeadLetterBroker(Protocol):

@@ -49,7 +49,9 @@ class MemoryDelivery:
         self.headers = message.headers
 
     async def ack(self) -> None:
+        """Settle it as handled: the broker forgets it."""
         self._settle(self, False)
 
     async def requeue(self) -> None:
+        """Give it back: the broker delivers it again, marked redelivered."""
         self._settle(self, True)

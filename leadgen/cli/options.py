@@ -10,6 +10,8 @@ import argparse
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
+from typing_extensions import override
+
 from leadgen.cli import exit_codes
 from leadgen.cli.answers import DEFAULT_TIMEOUT
 from leadgen.cli.render.leads_export import FORMATS
@@ -20,6 +22,7 @@ from leadgen.settings import Settings
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line, exit code 2."""
 
+    @override
     def error(self, message: str) -> NoReturn:
         self.exit(exit_codes.USAGE, f"{self.prog}: error: {message}\n")
 

@@ -110,7 +110,7 @@ def _add(
 
 
 def _operation(action: str, channel: str, message: str) -> dict[str, Any]:
-    """leadgen's ``action`` (send or receive) of ``message`` on ``channel``."""
+    """The ``action`` (send or receive) by leadgen of ``message`` on ``channel``."""
     amqp: dict[str, Any] = (
         {"ack": True} if action == "receive" else {"deliveryMode": 2, "timestamp": True}
     )

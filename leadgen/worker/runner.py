@@ -234,6 +234,7 @@ class Replayed:
 
     @property
     def redelivered(self) -> bool:
+        """Always True: the earlier try may have stored its effects."""
         return True
 
 

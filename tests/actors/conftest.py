@@ -146,7 +146,7 @@ def job_at(
     phases = [
         PhaseState(name=name, status="completed", started_at=now, finished_at=now)
         if i < index
-        else PhaseState(name=name, status=phase_status, started_at=now)  # type: ignore[arg-type]
+        else PhaseState(name=name, status=phase_status, started_at=now)
         if i == index
         else PhaseState(name=name)
         for i, name in enumerate(c.PHASES)
@@ -164,7 +164,7 @@ def job_at(
     return Job(
         id=job_id,
         customer_id="acme",
-        status=status,  # type: ignore[arg-type]
+        status=status,
         workflow_status="paused" if block else "running",
         workflow_id=workflow_id,
         request=JobRequest(query="dentists", location="Austin, TX", max_leads=5, max_dossiers=2),

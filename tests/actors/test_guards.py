@@ -3,6 +3,9 @@
 Every guard test has a positive twin showing the same path does act on a running job, so
 that a guard test cannot pass merely because the path does nothing at all."""
 
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Any
+
 import pytest
 from structlog.testing import capture_logs
 
@@ -17,7 +20,7 @@ from leadgen.workflow.jobs import complete_flow
 from tests.actors.conftest import Rig, job_at, same_state
 
 
-def logged(logs: list[dict[str, object]], event: str) -> bool:
+def logged(logs: Sequence[Mapping[str, Any]], event: str) -> bool:
     return any(entry["event"] == event for entry in logs)
 
 
@@ -111,7 +114,7 @@ async def test_completion_actor_completes_current_run(rig: Rig) -> None:
     assert rig.event_types() == ["leadgen.job.completed.v1"]
 
 
-async def billing_outcome(rig: Rig, error: ErrorEnvelope) -> list[dict[str, object]]:
+async def billing_outcome(rig: Rig, error: ErrorEnvelope) -> list[MutableMapping[str, Any]]:
     """Deliver a generate_dossier outcome carrying ``error`` to the supervisor of a running job."""
     job = job_at(c.GENERATE_DOSSIER)
     await rig.store.insert_job(job)
@@ -129,7 +132,7 @@ async def billing_outcome(rig: Rig, error: ErrorEnvelope) -> list[dict[str, obje
     return logs
 
 
-async def assert_halted_for_billing(rig: Rig, logs: list[dict[str, object]]) -> None:
+async def assert_halted_for_billing(rig: Rig, logs: Sequence[Mapping[str, Any]]) -> None:
     """The run ended without finalize; the job is paused, so the completion will skip it."""
     assert logged(logs, "billing_pause_detected")
     assert rig.sent(c.phase_key(c.FINALIZE)) == []

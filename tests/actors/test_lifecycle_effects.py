@@ -3,6 +3,7 @@ metrics, the correlation id they carry, and the races their guards decide (contr
 4 and 7; invariants 1, 4 and 6), on the embedded pair one call at a time."""
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +41,7 @@ def published(rig: Rig) -> list[dict[str, Any]]:
     ]
 
 
-def lines(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+def lines(logs: Sequence[Mapping[str, Any]], event: str) -> list[Mapping[str, Any]]:
     return [entry for entry in logs if entry["event"] == event]
 
 

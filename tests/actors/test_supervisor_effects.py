@@ -3,6 +3,7 @@ races their guards decide, and what they do with a message that can never be han
 (invariants 1, 2, 4, 8 and 10), on the embedded pair one message at a time."""
 
 import json
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from tests.actors.conftest import Rig, job_at, pause, same_state
 BILLING = ErrorEnvelope(name="BillingError", message="")
 
 
-def lines(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+def lines(logs: Sequence[Mapping[str, Any]], event: str) -> list[Mapping[str, Any]]:
     return [entry for entry in logs if entry["event"] == event]
 
 
@@ -452,7 +453,7 @@ async def pause_then(rig: Rig, job: Job, *, resume: bool) -> None:
         assert await resume_job(rig.services, paused) is not None
 
 
-async def fail_racing(rig: Rig, *, resume: bool) -> tuple[Job, list[dict[str, Any]]]:
+async def fail_racing(rig: Rig, *, resume: bool) -> tuple[Job, list[MutableMapping[str, Any]]]:
     """Deliver a failed run's completion that read the job running, while a pause (and a
     resume when ``resume``) lands before its write; the job after, and the log lines."""
     job = job_at(c.GENERATE_DOSSIER)

@@ -32,7 +32,7 @@ def outbound(
 
 
 def republished(delivery: Delivery) -> Outbound:
-    """``delivery`` as a message to publish again, headers copied as runtime.py copies them."""
+    """``delivery`` as a message to publish again, its headers copied as the runner does."""
     return outbound(
         delivery.message_id,
         body=delivery.body,

@@ -18,7 +18,7 @@ from leadgen.broker.base import Delivery, Outbound
 from leadgen.broker.topology import EXCHANGES, QUEUES
 from leadgen.errors import BrokerUnavailable, UnroutableMessage
 from tests.broker.support import republished
-from tests.services import free_port, management
+from tests.support.servers import free_port, management
 
 WAIT = 10.0
 
@@ -203,7 +203,7 @@ async def test_headers_rabbitmq_adds_when_dead_lettering_publish_again_unchanged
 ) -> None:
     """A message RabbitMQ dead-lettered itself carries x-death, and its headers publish again."""
     await amqp_broker.publish("", c.AUDIT_QUEUE, message("rejected"))
-    # leadgen never rejects without requeue (runtime.py publishes to leadgen.dlx itself), so a
+    # leadgen never rejects without requeue (worker/runner.py publishes to leadgen.dlx), so a
     # plain client does, and RabbitMQ routes the message to leadgen.dlx with x-death added.
     async with await aio_pika.connect(amqp_url) as connection:
         channel = await connection.channel()

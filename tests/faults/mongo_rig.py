@@ -20,7 +20,7 @@ from leadgen.store.mongo import MongoStore
 from tests.faults.outcome import check_books, settled_state
 from tests.faults.rig import Fault
 from tests.faults.scenarios import Scenario, drive, seed
-from tests.services import database_name
+from tests.support.servers import database_name
 
 WRAPPED = ("find_one", "find_one_and_update", "update_one", "insert_one")
 # The steps of a movement that write: create the credits document, move the balance and mark

@@ -126,7 +126,7 @@ class Rig:
     async def _start_worker(self) -> None:
         self.worker = Worker(
             SETTINGS,
-            store=self.faulty,  # type: ignore[arg-type]
+            store=self.faulty,
             broker=self.broker,
             auditor=self.auditor,
         )

@@ -41,7 +41,7 @@ from tests.faults.mongo_rig import (
 from tests.faults.outcome import pending_keys
 from tests.faults.rig import WRITES, Fault
 from tests.faults.scenarios import CUSTOMER, JOB, SCENARIOS
-from tests.services import database_name
+from tests.support.servers import database_name
 
 pytestmark = [
     pytest.mark.mongo,

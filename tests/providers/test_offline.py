@@ -5,7 +5,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-import leadgen.providers as providers
+import leadgen.providers.registry as registry_module
 from leadgen.errors import ConfigurationError, ProviderError
 from leadgen.leads import enrich, name_key, normalise_website
 from leadgen.providers import (
@@ -285,8 +285,8 @@ def test_offline_providers_satisfy_the_protocols() -> None:
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registrations made by the test are forgotten after it."""
-    monkeypatch.setattr(providers, "_lead_sources", dict(providers._lead_sources))
-    monkeypatch.setattr(providers, "_auditors", dict(providers._auditors))
+    monkeypatch.setattr(registry_module, "_lead_sources", dict(registry_module._lead_sources))
+    monkeypatch.setattr(registry_module, "_auditors", dict(registry_module._auditors))
 
 
 @pytest.mark.usefixtures("registry")

@@ -26,7 +26,7 @@ from leadgen.providers.osm import (
 )
 from leadgen.providers.osm_tags import categories_for, name_pattern
 from tests.providers.sites import FIXTURES, serve
-from tests.services import free_port
+from tests.support.servers import free_port
 
 DENTISTS_QUERY = """[out:json][timeout:25];
 (

@@ -25,7 +25,7 @@ from leadgen.providers.website import (
 )
 from leadgen.store.models import Lead
 from tests.providers.sites import Server, fixture_sites, serve, text
-from tests.services import free_port
+from tests.support.servers import free_port
 
 NO_HTTPS = {"severity": "high", "code": "no_https", "title": "No HTTPS"}
 NO_SOCIAL = {

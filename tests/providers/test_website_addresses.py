@@ -26,7 +26,7 @@ from leadgen.providers.website.fetch import Fetcher, Limits, Page
 from leadgen.providers.website.transport import GuardedBackend, GuardedTransport
 from leadgen.store.models import Lead
 from tests.providers.sites import Handler, fixture_sites, redirect, serve, text
-from tests.services import free_port
+from tests.support.servers import free_port
 
 PAGE = text("<html><title>Intranet</title><body>Call 020 7946 0958</body></html>", 200, "text/html")
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")

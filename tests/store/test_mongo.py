@@ -14,7 +14,7 @@ from leadgen.ids import utcnow
 from leadgen.store.models import Movement
 from leadgen.store.mongo import MongoStore
 from leadgen.store.mongo_credits import MongoCredits
-from tests.services import database_name, free_port
+from tests.support.servers import database_name, free_port
 
 pytestmark = pytest.mark.mongo
 

@@ -3,7 +3,7 @@ anything else (pipes, CI, the subprocess tests), and the commands that continue 
 
 Every ``show_*`` function takes the console and picks the rendering from
 ``console.is_terminal``, so a caller never branches on it; the plain lines are stable enough
-for scripts to grep (tests/test_cli.py does)."""
+for scripts to grep (tests/cli/test_cli.py does)."""
 
 import shlex
 from collections.abc import Mapping, Sequence

@@ -1,7 +1,7 @@
 """Rich renderables of jobs, leads and balances: what the command line shows on a terminal.
 
 Pure functions of the documents of contract section 3, so they can be rendered and tested
-without a store; ``leadgen.console`` decides when to use them and prints plain lines instead
+without a store; console.py decides when to use them and prints plain lines instead
 when the output is not a terminal."""
 
 from collections.abc import Mapping, Sequence

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 
 import httpcore
 import httpx
+from typing_extensions import override
 
 from leadgen.providers.website.addresses import Lookup, public_addresses, system_lookup
 
@@ -67,6 +68,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         self.lookup = lookup
         self.network = network or httpcore.AnyIOBackend()
 
+    @override
     async def connect_tcp(
         self,
         host: str,
@@ -96,6 +98,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         assert failure is not None  # a lookup returns addresses or raises
         raise failure
 
+    @override
     async def connect_unix_socket(
         self,
         path: str,
@@ -104,6 +107,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         return await self.network.connect_unix_socket(path, timeout, socket_options)
 
+    @override
     async def sleep(self, seconds: float) -> None:
         await self.network.sleep(seconds)
 
@@ -130,6 +134,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     def __init__(self, ssl_context: ssl.SSLContext, backend: GuardedBackend) -> None:
         self._pool = httpcore.AsyncConnectionPool(ssl_context=ssl_context, network_backend=backend)
 
+    @override
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
         url = request.url
@@ -152,6 +157,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             extensions=response.extensions,
         )
 
+    @override
     async def aclose(self) -> None:
         await self._pool.aclose()
 
@@ -190,9 +196,11 @@ class Routes(httpx.AsyncBaseTransport):
             return self.direct
         return proxy
 
+    @override
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await self.route(request.url).handle_async_request(request)
 
+    @override
     async def aclose(self) -> None:
         for transport in (self.direct, *self.proxies.values()):
             await transport.aclose()
