@@ -27,7 +27,7 @@ from leadgen.broker.sender import DEFAULT_USER, sender_of
 from leadgen.errors import DecodeError, Superseded
 from leadgen.ids import new_id
 from leadgen.log import log
-from leadgen.metrics import Metrics
+from leadgen.workflow.metrics import Metrics
 
 P = ParamSpec("P")
 # The longest wait between two tries of a handler during an outage.

@@ -4,10 +4,10 @@ worker's metrics."""
 from dataclasses import dataclass, field
 
 from leadgen.broker.base import Broker
-from leadgen.metrics import Metrics
 from leadgen.providers.base import Auditor, LeadSource
 from leadgen.settings import Settings
 from leadgen.store.base import Store
+from leadgen.workflow.metrics import Metrics
 from leadgen.workflow.outbox import Publisher
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from leadgen import constants as c
 from leadgen.messages.tasks import WorkflowCompleted
-from leadgen.metrics import Metrics
 from leadgen.providers.offline import OfflineAuditor
 from leadgen.store.models import Lead
+from leadgen.workflow.metrics import Metrics
 from leadgen.workflow.outbox import completed
 from tests.support.backends import Backends
 from tests.support.harness import Harness, running

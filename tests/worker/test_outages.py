@@ -17,12 +17,12 @@ from structlog.testing import capture_logs
 from leadgen import constants as c
 from leadgen.broker.base import Broker
 from leadgen.ids import new_id
-from leadgen.metrics import Metrics
 from leadgen.providers.offline import OfflineAuditor
 from leadgen.settings import Settings
 from leadgen.store.base import Store
 from leadgen.store.models import Job, Lead
 from leadgen.worker.backends import amqp_broker, mongo_store
+from leadgen.workflow.metrics import Metrics
 from tests.support.harness import Harness, running
 from tests.support.servers import database_name, management, secantus_server
 
