@@ -37,7 +37,7 @@ SLOW_LEADGEN = [
         """
         import asyncio
 
-        from leadgen.cli import main
+        from leadgen.cli.main import main
         from leadgen.providers import OfflineAuditor, register_auditor
 
 
