@@ -4,6 +4,8 @@ a new run, or refuse and leave the job paused (docs/architecture.md, the life of
 A resume is idempotent (invariant 6): recognised as applied by its message id, or, without one,
 by the paused run it resumed; a redelivered resume only publishes what it stored."""
 
+from datetime import datetime
+
 from leadgen.ids import digest, new_id, resume_key, utcnow
 from leadgen.log import log
 from leadgen.messages.events import JobResumed, JobResumeRefused
@@ -60,52 +62,11 @@ async def resume_job(
         return None
     now = utcnow()
     keys = [resume_key(job.workflow_id), *([message_id] if message_id else [])]
-
-    def decide(current: Job) -> Change:
-        workflow_id = new_id()
-        phases, reset = reset_from(current, block.phase, now)
-        resumed = current.model_copy(
-            update={
-                "workflow_id": workflow_id,
-                "status": "running",
-                "correlation_id": correlation_id or current.correlation_id,
-            }
-        )
-        task = PhaseTask(job_id=current.id, workflow_id=workflow_id, phase=block.phase)
-        return Change(
-            {
-                "status": "running",
-                "workflow_status": "running",
-                "workflow_id": workflow_id,
-                "phases": phases,
-                "billing_block": None,
-                "run_ended": False,
-                "audit_plan": None,
-                "audits_pending": 0,
-                "error": None,
-                "resumed_from": current.workflow_id,
-                "correlation_id": resumed.correlation_id,
-            },
-            outbox=[
-                event(
-                    make_event(
-                        JobResumed,
-                        resumed,
-                        previous_workflow_id=current.workflow_id,
-                        reset_phases=reset,
-                    )
-                ),
-                phase_task(task, resumed.correlation_id),
-            ],
-            inc_runs=True,
-            add_commands=keys,
-        )
-
     after, _ = await commit(
         services,
         job,
         Guard(workflow_id=job.workflow_id, statuses=("paused_for_upgrade",)),
-        decide,
+        lambda current: _relaunch(current, block.phase, now, correlation_id, keys),
     )
     if after is None:
         verdict.refuse("job changed while resuming: it is no longer this pause")
@@ -122,6 +83,51 @@ async def resume_job(
         runs=after.runs,
     )
     return after
+
+
+def _relaunch(
+    current: Job, phase: str, now: datetime, correlation_id: str | None, keys: list[str]
+) -> Change:
+    """The resume of ``current`` from ``phase``: a new run, the phase and those after it reset,
+    the block cleared; the ``job.resumed`` event and the phase's task in the outbox."""
+    workflow_id = new_id()
+    phases, reset = reset_from(current, phase, now)
+    resumed = current.model_copy(
+        update={
+            "workflow_id": workflow_id,
+            "status": "running",
+            "correlation_id": correlation_id or current.correlation_id,
+        }
+    )
+    task = PhaseTask(job_id=current.id, workflow_id=workflow_id, phase=phase)
+    return Change(
+        {
+            "status": "running",
+            "workflow_status": "running",
+            "workflow_id": workflow_id,
+            "phases": phases,
+            "billing_block": None,
+            "run_ended": False,
+            "audit_plan": None,
+            "audits_pending": 0,
+            "error": None,
+            "resumed_from": current.workflow_id,
+            "correlation_id": resumed.correlation_id,
+        },
+        outbox=[
+            event(
+                make_event(
+                    JobResumed,
+                    resumed,
+                    previous_workflow_id=current.workflow_id,
+                    reset_phases=reset,
+                )
+            ),
+            phase_task(task, resumed.correlation_id),
+        ],
+        inc_runs=True,
+        add_commands=keys,
+    )
 
 
 async def _refuse_short(
