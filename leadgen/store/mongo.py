@@ -35,7 +35,7 @@ from leadgen.store.models import (
 from leadgen.store.mongo_credits import Doc, MongoCredits
 from leadgen.store.mongo_errors import translated
 from leadgen.store.mongo_leads import MongoLeads
-from leadgen.store.mongo_queries import job_filter, outbox_fields
+from leadgen.store.mongo_queries import INDEXES, job_filter, outbox_fields
 
 DUPLICATE_KEY = 11000
 AFTER = ReturnDocument.AFTER
@@ -101,14 +101,8 @@ class MongoStore:
                 event_listeners=self._listeners,
             )
             self._book = MongoCredits(self._credits, self._ledger)
-        await self._leads.create_index([("job_id", 1), ("lead_id", 1)], unique=True)
-        await self._jobs.create_index(
-            [("customer_id", 1), ("status", 1), ("billing_block.feature_id", 1), ("created_at", 1)]
-        )
-        await self._jobs.create_index("outbox_since")  # the relay: unsent outbox entries
-        await self._jobs.create_index([("status", 1), ("updated_at", 1)])  # the reconciler
-        await self._ledger.create_index([("job_id", 1), ("at", 1)])
-        await self._credits.create_index("pending")  # has_movement of an unrecorded movement
+        for collection, keys, options in INDEXES:
+            await self._collection(collection).create_index(keys, **options)
 
     async def close(self) -> None:
         """Release connections."""
@@ -206,25 +200,15 @@ class MongoStore:
         )
         return None if doc is None else Job.model_validate(doc)
 
-    @translated
     async def unsent_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
         """Jobs whose latest outbox entry was added before ``before``, oldest first."""
-        cursor = self._jobs.find(
-            {"outbox_since": {"$lt": before}}, sort=[("outbox_since", 1)], limit=limit
-        )
-        return [Job.model_validate(doc) async for doc in cursor]
+        return await self._find_jobs({"outbox_since": {"$lt": before}}, "outbox_since", limit)
 
-    @translated
     async def stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
         """Running jobs not updated since ``before``, least recently updated first."""
-        cursor = self._jobs.find(
-            {"status": "running", "updated_at": {"$lt": before}},
-            sort=[("updated_at", 1)],
-            limit=limit,
-        )
-        return [Job.model_validate(doc) async for doc in cursor]
+        query = {"status": "running", "updated_at": {"$lt": before}}
+        return await self._find_jobs(query, "updated_at", limit)
 
-    @translated
     async def paused_jobs(self, customer_id: str, feature_id: str) -> list[Job]:
         """The customer's jobs paused for lack of credits of ``feature_id``, oldest first."""
         query = {
@@ -232,7 +216,11 @@ class MongoStore:
             "status": "paused_for_upgrade",
             "billing_block.feature_id": feature_id,
         }
-        cursor = self._jobs.find(query, sort=[("created_at", 1), ("_id", 1)])
+        return await self._find_jobs(query, "created_at", limit=0)  # 0: no limit
+
+    @translated
+    async def _find_jobs(self, query: Doc, oldest_by: str, limit: int) -> list[Job]:
+        cursor = self._jobs.find(query, sort=[(oldest_by, 1), ("_id", 1)], limit=limit)
         return [Job.model_validate(doc) async for doc in cursor]
 
     # -- leads (store/mongo_leads.py) ---------------------------------------------------

@@ -11,6 +11,21 @@ from leadgen.store.models import OutboxEntry
 
 Doc = dict[str, Any]
 
+# Every index the store relies on, created at start-up, idempotently: (collection, keys, options).
+INDEXES: tuple[tuple[str, list[tuple[str, int]], Doc], ...] = (
+    ("leads", [("job_id", 1), ("lead_id", 1)], {"unique": True}),
+    # paused_jobs: a customer's jobs paused on one feature, oldest first (grants resume them)
+    (
+        "jobs",
+        [("customer_id", 1), ("status", 1), ("billing_block.feature_id", 1), ("created_at", 1)],
+        {},
+    ),
+    ("jobs", [("outbox_since", 1)], {}),  # the relay: unsent outbox entries
+    ("jobs", [("status", 1), ("updated_at", 1)], {}),  # the reconciler: stalled jobs
+    ("credit_ledger", [("job_id", 1), ("at", 1)], {}),
+    ("credits", [("pending", 1)], {}),  # has_movement of an unrecorded movement
+)
+
 
 def outbox_fields(outbox: Sequence[OutboxEntry], now: datetime) -> Doc:
     """The ``$set`` fields that add ``outbox`` entries to a job, each at its own key."""

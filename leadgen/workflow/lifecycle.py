@@ -47,33 +47,10 @@ async def start_job(
     creation stored and may not have published (invariant 9). ``verdict`` receives what
     became of the command: a job id another customer's job holds is refused."""
     verdict = verdict or Verdict()
-    now = utcnow()
-    request = JobRequest(
-        query=command.query,
-        location=command.location,
-        max_leads=command.max_leads,
-        max_dossiers=command.max_dossiers,
-    )
-    job = Job(
-        id=job_id_for(command, message_id),
-        customer_id=command.customer_id,
-        workflow_id=new_id(),
-        request=request,
-        correlation_id=correlation_id,
-        phases=first_run(now),
-        created_at=now,
-        updated_at=now,
-    )
-    task = PhaseTask(job_id=job.id, workflow_id=job.workflow_id, phase=c.SOURCE)
-    outbox = [
-        event(make_event(JobStarted, job, request=request.model_dump())),
-        phase_task(task, correlation_id),
-    ]
-    job = job.model_copy(update={"outbox": {e.id: e for e in outbox}, "outbox_since": now})
+    job = new_job(command, job_id_for(command, message_id), correlation_id)
     if await services.store.insert_job(job):
-        log.info(
-            "job_started", job_id=job.id, customer_id=job.customer_id, request=request.model_dump()
-        )
+        request = job.request.model_dump()
+        log.info("job_started", job_id=job.id, customer_id=job.customer_id, request=request)
         services.metrics.jobs_started.inc()
         await services.publisher.flush(job)
         verdict.accept(job.status)
@@ -88,6 +65,34 @@ async def start_job(
     else:
         verdict.accept((existing or job).status, already=True)
     return existing or job
+
+
+def new_job(command: StartJob, job_id: str, correlation_id: str | None) -> Job:
+    """The job a start creates: its first run with six pending phases, and in its outbox the
+    ``job.started`` event and the task of phase ``source``."""
+    now = utcnow()
+    request = JobRequest(
+        query=command.query,
+        location=command.location,
+        max_leads=command.max_leads,
+        max_dossiers=command.max_dossiers,
+    )
+    job = Job(
+        id=job_id,
+        customer_id=command.customer_id,
+        workflow_id=new_id(),
+        request=request,
+        correlation_id=correlation_id,
+        phases=first_run(now),
+        created_at=now,
+        updated_at=now,
+    )
+    task = PhaseTask(job_id=job.id, workflow_id=job.workflow_id, phase=c.SOURCE)
+    outbox = [
+        event(make_event(JobStarted, job, request=request.model_dump())),
+        phase_task(task, correlation_id),
+    ]
+    return job.model_copy(update={"outbox": {e.id: e for e in outbox}, "outbox_since": now})
 
 
 def refused(command: str, reason: str, **ids: str | None) -> None:
