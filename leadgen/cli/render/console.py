@@ -131,6 +131,12 @@ def show_outcome(console: Console, job: Job, rerun: Mapping[str, int] | None = N
         console.out(summary_line(job, rerun))
         return
     console.print(outcome(job))
+    _print_standing(console, job, rerun)
+
+
+def _print_standing(console: Console, job: Job, rerun: Mapping[str, int] | None = None) -> None:
+    """What a terminal shows under a job: the source's skipped rows, the pause with the command
+    that gets past it, the cancel and the error."""
     for line in source_report(job):
         console.print(line, style="yellow", highlight=False)
     block = standing_block(job)
@@ -149,17 +155,7 @@ def show_status(console: Console, job: Job) -> None:
     """A readable summary of the job, its phases, counts, pause and error."""
     if console.is_terminal:
         console.print(status_view(job))
-        for line in source_report(job):
-            console.print(line, style="yellow", highlight=False)
-        block = standing_block(job)
-        if block is not None:
-            console.print(pause_panel(block, RESUME_NOTE, resume_commands(job, block)))
-        cancelled = cancel_text(job)
-        if cancelled is not None:
-            console.print(cancelled, style="red")
-        error = error_text(job)
-        if error is not None:
-            console.print(error)
+        _print_standing(console, job)
         return
     request = job.request
     where = f" in {request.location}" if request.location else ""
