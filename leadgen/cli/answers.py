@@ -17,7 +17,7 @@ from leadgen.broker.amqp import AmqpBroker
 from leadgen.broker.sender import url_user
 from leadgen.errors import LeadgenError
 from leadgen.settings import Settings
-from leadgen.worker.backends import amqp_broker
+from leadgen.worker.backends import connected_broker
 from leadgen.workflow.outbox import send_command
 
 # Exit codes besides contract section 6's (0 done, 2 bad arguments or not found, 3 paused,
@@ -63,9 +63,7 @@ async def send_and_wait(
     Raises ``NoAnswer`` when nothing consumes the commands within ``timeout`` seconds (checked
     before publishing, so a command that would wait for a worker is not left behind) or when
     ``wait`` and no answer came within ``timeout`` seconds more."""
-    broker = amqp_broker(settings, "cli", declare=False)
-    await broker.connect()
-    try:
+    async with connected_broker(settings, "cli", declare=False) as broker:
         if not await _worker_listening(broker, timeout):
             raise NoAnswer(
                 f"no worker consumes {c.COMMANDS_QUEUE} (waited {timeout:g} s); start one"
@@ -77,8 +75,6 @@ async def send_and_wait(
         if answers is None:
             return None
         return await _answer(broker, answers, message_id, timeout)
-    finally:
-        await broker.close()
 
 
 async def _worker_listening(broker: AmqpBroker, timeout: float) -> bool:

@@ -6,16 +6,14 @@ broker/dead_letters.py."""
 
 import argparse
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from leadgen import constants as c
-from leadgen.broker.dead_letters import DeadLetter, DeadLetterBroker, list_dead, purge, replay
+from leadgen.broker.dead_letters import DeadLetter, list_dead, purge, replay
 from leadgen.cli import exit_codes
 from leadgen.cli.terminal import Terminal
 from leadgen.contract.files import write_schemas
 from leadgen.settings import Settings
-from leadgen.worker.backends import amqp_broker
+from leadgen.worker.backends import connected_broker
 
 
 async def schema(args: argparse.Namespace, settings: Settings, term: Terminal) -> int:
@@ -27,7 +25,7 @@ async def schema(args: argparse.Namespace, settings: Settings, term: Terminal) -
 
 async def dead_list(args: argparse.Namespace, settings: Settings, term: Terminal) -> int:
     """Show the oldest dead letters (kept in the queue), or print them as JSON."""
-    async with _dead_letters(settings) as broker:
+    async with connected_broker(settings, "cli") as broker:
         total = await broker.message_count(c.DEAD_LETTER_QUEUE)
         letters = await list_dead(broker, args.limit)
     if args.json:
@@ -41,7 +39,7 @@ async def dead_list(args: argparse.Namespace, settings: Settings, term: Terminal
 
 async def dead_replay(args: argparse.Namespace, settings: Settings, term: Terminal) -> int:
     """Republish one dead letter (or ``--all``) where it came from."""
-    async with _dead_letters(settings) as broker:
+    async with connected_broker(settings, "cli") as broker:
         count = await replay(broker, args.message_id, every=args.every)
     if count == 0 and not args.every:
         term.error(f"error: no dead letter with message id {args.message_id}")
@@ -58,20 +56,10 @@ async def dead_purge(args: argparse.Namespace, settings: Settings, term: Termina
             "add --yes to confirm"
         )
         return exit_codes.USAGE
-    async with _dead_letters(settings) as broker:
+    async with connected_broker(settings, "cli") as broker:
         count = await purge(broker)
     print(f"purged {count} dead letter(s)", file=term.out)
     return exit_codes.OK
-
-
-@asynccontextmanager
-async def _dead_letters(settings: Settings) -> AsyncIterator[DeadLetterBroker]:
-    broker = amqp_broker(settings, "cli")
-    await broker.connect()
-    try:
-        yield broker
-    finally:
-        await broker.close()
 
 
 def show(letter: DeadLetter) -> str:

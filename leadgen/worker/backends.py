@@ -52,3 +52,17 @@ async def opened_store(settings: Settings) -> AsyncIterator["MongoStore"]:
         yield store
     finally:
         await store.close()
+
+
+@asynccontextmanager
+async def connected_broker(
+    settings: Settings, role: str, *, declare: bool = True
+) -> AsyncIterator["AmqpBroker"]:
+    """The configured RabbitMQ broker (``amqp_broker``), connected for the duration of the
+    block."""
+    broker = amqp_broker(settings, role, declare=declare)
+    await broker.connect()
+    try:
+        yield broker
+    finally:
+        await broker.close()
